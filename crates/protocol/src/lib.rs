@@ -1,0 +1,15 @@
+//! `order-protocol`: every JSON shape of the order backend contract (`shared/CONTRACT.md`) as a serde type.
+//!
+//! Tolerant on input: unknown fields are ignored, `_id` and `id` are both accepted, optional fields may be
+//! missing, an unknown status parses as [`Status::Unknown`]. Strict on output: camelCase names exactly as the
+//! contract writes them. This crate does no I/O and builds for native and wasm alike, so the server, the
+//! engine and the UI share one definition of every message.
+
+pub mod events;
+mod ids;
+pub mod model;
+pub mod rest;
+
+pub use events::*;
+pub use model::*;
+pub use rest::*;

@@ -1,0 +1,3 @@
+fn main() {
+    live_orders_lib::run()
+}
