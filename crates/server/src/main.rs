@@ -1,1 +1,5 @@
-fn main() {}
+//! `order-server`: see `order_server::cli`.
+
+fn main() -> std::process::ExitCode {
+    order_server::cli::main()
+}

@@ -1,0 +1,71 @@
+//! The one context struct every handler shares: the store, the token keys, the limiters and the counters.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::Keys;
+use crate::limits::WindowLimiter;
+use crate::store::Store;
+use crate::ServerConfig;
+
+/// Counters shown by `GET /api/metrics` and in the periodic tracing line.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub connected_sockets: AtomicI64,
+    /// Broadcasts (one event to its rooms) done by the dispatcher.
+    pub emitted_events: AtomicU64,
+    /// The last `seq` the dispatcher emitted.
+    pub dispatched_seq: AtomicU64,
+}
+
+impl Metrics {
+    pub fn get(&self) -> (i64, u64, u64) {
+        (
+            self.connected_sockets.load(Ordering::Relaxed),
+            self.emitted_events.load(Ordering::Relaxed),
+            self.dispatched_seq.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Socket.IO event limits, copied from the configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct SocketLimits {
+    pub events_per_second: u32,
+    pub burst: u32,
+}
+
+/// Shared state; cheap to clone.
+#[derive(Clone)]
+pub struct AppCtx {
+    pub store: Store,
+    pub keys: Keys,
+    pub metrics: Arc<Metrics>,
+    /// Login attempts per client address.
+    pub login_by_addr: Arc<WindowLimiter>,
+    /// Failed logins per account.
+    pub login_failures: Arc<WindowLimiter>,
+    pub socket_limits: SocketLimits,
+    pub max_body_bytes: usize,
+}
+
+impl AppCtx {
+    pub fn new(store: Store, keys: Keys, config: &ServerConfig) -> Self {
+        AppCtx {
+            store,
+            keys,
+            metrics: Arc::new(Metrics::default()),
+            login_by_addr: Arc::new(WindowLimiter::new(config.login_attempts_per_minute, Duration::from_secs(60))),
+            login_failures: Arc::new(WindowLimiter::new(
+                config.login_failures_per_account,
+                config.login_failure_window,
+            )),
+            socket_limits: SocketLimits {
+                events_per_second: config.socket_events_per_second,
+                burst: config.socket_event_burst,
+            },
+            max_body_bytes: config.max_body_bytes,
+        }
+    }
+}

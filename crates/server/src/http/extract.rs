@@ -1,0 +1,73 @@
+//! Extractors: a JSON body whose rejections are `{message}` errors, and the signed-in user from the bearer
+//! token (checked for signature, expiry and revocation, and looked up so a deleted user is refused).
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::Json;
+use order_protocol::{Role, User};
+use serde::de::DeserializeOwned;
+
+use super::ApiError;
+use crate::auth::{Claims, TokenError};
+use crate::AppCtx;
+
+/// `Json<T>`, but a malformed body is a `400 {message}` (and a too large one a `413`).
+pub struct AppJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(AppJson(v)),
+            Err(rejection) => Err(json_error(rejection)),
+        }
+    }
+}
+
+fn json_error(rejection: JsonRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::PayloadTooLarge("the request body is too large".into());
+    }
+    ApiError::BadRequest(format!("invalid request body: {}", rejection.body_text()))
+}
+
+/// The signed-in user of a request.
+#[derive(Clone, Debug)]
+pub struct AuthUser {
+    pub user: User,
+    pub claims: Claims,
+}
+
+impl AuthUser {
+    pub fn is_owner(&self) -> bool {
+        self.user.role == Role::StoreOwner
+    }
+}
+
+/// Checks a token fully: signature, expiry, revocation, and that its user still exists.
+pub async fn authenticate(ctx: &AppCtx, token: &str) -> Result<AuthUser, ApiError> {
+    let claims = ctx.keys.verify(token)?;
+    if ctx.store.is_token_revoked(&claims.jti).await? {
+        return Err(TokenError::Revoked.into());
+    }
+    let Some(record) = ctx.store.user_by_id(&claims.user_id).await? else {
+        return Err(ApiError::Unauthorized("not signed in: the account no longer exists".into()));
+    };
+    Ok(AuthUser { user: record.user, claims })
+}
+
+impl FromRequestParts<AppCtx> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &AppCtx) -> Result<Self, ApiError> {
+        let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .ok_or(ApiError::Unauthorized("not signed in: send `Authorization: Bearer <token>`".into()))?;
+        authenticate(ctx, token).await
+    }
+}

@@ -1,0 +1,212 @@
+//! `order-server`: the reference order backend of Live Orders (shared/CONTRACT.md, base contract and every
+//! extension), built on axum (REST), socketioxide (Socket.IO v4) and SQLite (sqlx).
+//!
+//! How a change travels: a REST handler (or the CLI, or the simulator) calls the [`store::Store`], which writes
+//! the order, a change-log row and the change's events in one transaction; the [`dispatcher`] tails the log and
+//! emits those events to their rooms. Because the log is the only source of events, a change written by any
+//! process on the same file is emitted, nothing uncommitted is ever emitted, and `GET /api/orders/changes`
+//! replays exactly what was sent.
+//!
+//! Terminology: a *change* is one committed mutation of one order, numbered by `seq`; an *event* is one
+//! Socket.IO message a change emits (several per change, in CONTRACT.md's order); the *audience* of an event
+//! is the set of rooms it goes to.
+
+pub mod auth;
+pub mod cli;
+pub mod context;
+pub mod demo;
+pub mod dispatcher;
+pub mod events;
+pub mod http;
+pub mod limits;
+pub mod realtime;
+pub mod seed;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use context::AppCtx;
+
+/// The secret [`ServerConfig::for_tests`] signs tokens with. Tests only: never use it for a real server.
+pub const TEST_JWT_SECRET: &[u8] = b"order-server test secret: never use it outside tests";
+
+/// Everything a server needs to run. Build it with [`ServerConfig::new`] or [`ServerConfig::for_tests`] and
+/// change the fields you care about.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub addr: SocketAddr,
+    pub db_path: PathBuf,
+    /// The JWT signing secret; `None` loads or creates `jwt-secret` beside the database.
+    pub jwt_secret: Option<Vec<u8>>,
+    /// Create the demo users and orders if absent.
+    pub seed: bool,
+    /// Seed, and run the simulator that moves orders along.
+    pub demo: bool,
+    /// How often the simulator acts.
+    pub demo_interval: Duration,
+    /// Lifetime of an issued token.
+    pub token_ttl: Duration,
+    /// How long changes stay replayable by `changes?since=`.
+    pub change_retention: Duration,
+    /// How often the dispatcher looks for changes written by other processes.
+    pub poll_interval: Duration,
+    /// Allowed CORS origins; `scheme://host:*` allows any port, `*` allows every origin.
+    pub cors_origins: Vec<String>,
+    /// Login attempts per client address per minute.
+    pub login_attempts_per_minute: u32,
+    /// Failed logins per account before it is paused for `login_failure_window`.
+    pub login_failures_per_account: u32,
+    pub login_failure_window: Duration,
+    /// Largest accepted REST request body.
+    pub max_body_bytes: usize,
+    /// Largest accepted Socket.IO (engine.io) payload.
+    pub max_socket_payload: u64,
+    /// Incoming Socket.IO events per second per socket, and the burst allowed above it.
+    pub socket_events_per_second: u32,
+    pub socket_event_burst: u32,
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
+}
+
+impl ServerConfig {
+    /// Defaults for a real server on `addr` with its database at `db_path`.
+    pub fn new(addr: SocketAddr, db_path: PathBuf) -> Self {
+        ServerConfig {
+            addr,
+            db_path,
+            jwt_secret: None,
+            seed: false,
+            demo: false,
+            demo_interval: Duration::from_secs(4),
+            token_ttl: Duration::from_secs(12 * 3600),
+            change_retention: Duration::from_secs(7 * 24 * 3600),
+            poll_interval: Duration::from_millis(75),
+            cors_origins: default_cors_origins(),
+            login_attempts_per_minute: 30,
+            login_failures_per_account: 5,
+            login_failure_window: Duration::from_secs(300),
+            max_body_bytes: 64 * 1024,
+            max_socket_payload: 16 * 1024,
+            socket_events_per_second: 10,
+            socket_event_burst: 30,
+            ping_interval: Duration::from_secs(25),
+            ping_timeout: Duration::from_secs(20),
+        }
+    }
+
+    /// 127.0.0.1 on a free port, the fixed [`TEST_JWT_SECRET`], seeded, no simulator.
+    pub fn for_tests(db_path: PathBuf) -> Self {
+        ServerConfig {
+            jwt_secret: Some(TEST_JWT_SECRET.to_vec()),
+            seed: true,
+            ..ServerConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), db_path)
+        }
+    }
+}
+
+/// The app's own origins and localhost on any port.
+pub fn default_cors_origins() -> Vec<String> {
+    [
+        "tauri://localhost",
+        "http://tauri.localhost",
+        "https://tauri.localhost",
+        "http://localhost:*",
+        "http://127.0.0.1:*",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// The default database file: `<data dir>/live-orders/server/orders.db`.
+pub fn default_db_path() -> PathBuf {
+    dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("live-orders").join("server").join("orders.db")
+}
+
+/// A server running in this process; [`RunningServer::shutdown`] stops it.
+pub struct RunningServer {
+    addr: SocketAddr,
+    ctx: AppCtx,
+    io: socketioxide::SocketIo,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT/api`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}/api", self.addr)
+    }
+
+    /// The server's shared state (store, keys, metrics), for tests and benchmarks in this process.
+    pub fn ctx(&self) -> &AppCtx {
+        &self.ctx
+    }
+
+    /// Disconnects every socket, stops the background tasks and the listener, and closes the database.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        self.io.close().await;
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+        }
+        let mut server = self.server;
+        if tokio::time::timeout(Duration::from_secs(5), &mut server).await.is_err() {
+            server.abort();
+        }
+        self.ctx.store.close().await;
+    }
+}
+
+/// Opens the database, seeds it if asked, binds the address and serves REST + Socket.IO until shutdown.
+pub async fn spawn(config: ServerConfig) -> anyhow::Result<RunningServer> {
+    let store = store::Store::open(&config.db_path)
+        .await
+        .with_context(|| format!("cannot open the database {}", config.db_path.display()))?;
+    let secret = match &config.jwt_secret {
+        Some(s) => s.clone(),
+        None => auth::load_or_create_secret(None, config.db_path.parent().unwrap_or(std::path::Path::new(".")))?,
+    };
+    if config.seed || config.demo {
+        seed::seed(&store).await.context("cannot seed the database")?;
+    }
+    let ctx = AppCtx::new(store, auth::Keys::new(&secret, config.token_ttl), &config);
+    let (sio_layer, io) = realtime::layer(ctx.clone(), &config);
+    let app = http::app(ctx.clone()).layer(sio_layer);
+    let app = http::with_outer_layers(app, &config);
+
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.addr))?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = watch::channel(false);
+
+    // The dispatcher starts from the log's end as of now: whatever is committed after this line is emitted.
+    let start_seq = ctx.store.latest_seq().await?;
+    let dispatch = dispatcher::run(ctx.clone(), io.clone(), start_seq, config.poll_interval, stopped.clone());
+    let mut tasks = vec![tokio::spawn(dispatch)];
+    tasks.push(tokio::spawn(dispatcher::retention(ctx.clone(), config.change_retention, stopped.clone())));
+    if config.demo {
+        tasks.push(tokio::spawn(demo::run(ctx.store.clone(), config.demo_interval, stopped.clone())));
+    }
+    let mut shutdown = stopped;
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = shutdown.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    tracing::info!(%addr, "order-server listening");
+    Ok(RunningServer { addr, ctx, io, stop, tasks, server })
+}

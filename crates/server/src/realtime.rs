@@ -1,0 +1,160 @@
+//! Socket.IO: the connect middleware that authenticates the handshake's `{token}`, the rooms a socket joins,
+//! and the client events (`join_order_room`, `leave_order_room`), rate-limited per socket.
+//!
+//! Sockets never receive order events from here: the dispatcher emits them to rooms. This module only decides
+//! who is in which room.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use order_protocol::{names, rooms, ConnectionStatus, Role, RoomAck, RoomRequest, AUTH_ERROR_PREFIX};
+use serde::Deserialize;
+use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
+use socketioxide::handler::ConnectHandler;
+use socketioxide::layer::SocketIoLayer;
+use socketioxide::SocketIo;
+
+use crate::http::AuthUser;
+use crate::limits::TokenBucket;
+use crate::{AppCtx, ServerConfig};
+
+/// The session of an authenticated socket, kept in its extensions.
+#[derive(Clone)]
+pub struct Session {
+    pub auth: Arc<AuthUser>,
+    pub bucket: Arc<Mutex<TokenBucket>>,
+}
+
+/// A refused handshake; its text is the `connect_error` message and always starts with `Authentication error`.
+#[derive(Debug, thiserror::Error)]
+#[error("{AUTH_ERROR_PREFIX}: {0}")]
+pub struct AuthError(String);
+
+/// Builds the Socket.IO layer for the router and the handle the dispatcher emits through.
+pub fn layer(ctx: AppCtx, config: &ServerConfig) -> (SocketIoLayer, SocketIo) {
+    let (layer, io) = SocketIo::builder()
+        .with_state(ctx)
+        .ping_interval(config.ping_interval)
+        .ping_timeout(config.ping_timeout)
+        .max_payload(config.max_socket_payload)
+        .max_buffer_size(1024)
+        .build_layer();
+    io.ns("/", on_connect.with(authenticate));
+    (layer, io)
+}
+
+#[derive(Deserialize)]
+struct Handshake {
+    #[serde(default)]
+    token: Option<String>,
+}
+
+async fn authenticate(
+    socket: SocketRef,
+    TryData(auth): TryData<Handshake>,
+    State(ctx): State<AppCtx>,
+) -> Result<(), AuthError> {
+    let token = auth.ok().and_then(|h| h.token).unwrap_or_default();
+    if token.is_empty() {
+        return Err(AuthError("no token in the handshake auth payload".into()));
+    }
+    let user = crate::http::authenticate(&ctx, &token).await.map_err(|e| AuthError(e.to_string()))?;
+    let limits = ctx.socket_limits;
+    socket.extensions.insert(Session {
+        auth: Arc::new(user),
+        bucket: Arc::new(Mutex::new(TokenBucket::new(limits.events_per_second, limits.burst))),
+    });
+    Ok(())
+}
+
+async fn on_connect(socket: SocketRef, Extension(session): Extension<Session>, State(ctx): State<AppCtx>) {
+    let user = &session.auth.user;
+    if user.role == Role::StoreOwner {
+        socket.join(rooms::STORE_OWNERS);
+    } else {
+        socket.join(rooms::customer(&user.id));
+    }
+    let connected = ctx.metrics.connected_sockets.fetch_add(1, Ordering::Relaxed) + 1;
+    tracing::debug!(user = %user.id, sid = %socket.id, connected, "socket connected");
+    let status = ConnectionStatus { connected: true, user_id: user.id.clone(), server_time: chrono::Utc::now() };
+    let _ = socket.emit(names::CONNECTION_STATUS, &status);
+
+    socket.on(names::JOIN_ORDER_ROOM, join_order_room);
+    socket.on(names::LEAVE_ORDER_ROOM, leave_order_room);
+    socket.on_fallback(|socket: SocketRef, Extension(session): Extension<Session>| async move {
+        allow(&socket, &session);
+    });
+    socket.on_disconnect(|socket: SocketRef, State(ctx): State<AppCtx>| async move {
+        let connected = ctx.metrics.connected_sockets.fetch_sub(1, Ordering::Relaxed) - 1;
+        tracing::debug!(sid = %socket.id, connected, "socket disconnected");
+    });
+}
+
+/// Refused events beyond which a socket is dropped: it is not a client following the contract.
+const MAX_REFUSED: u32 = 100;
+
+/// Takes a token from the socket's bucket; drops a socket that keeps flooding.
+fn allow(socket: &SocketRef, session: &Session) -> bool {
+    let mut bucket = session.bucket.lock().expect("bucket lock");
+    if bucket.try_take() {
+        return true;
+    }
+    if bucket.refused == MAX_REFUSED {
+        tracing::warn!(sid = %socket.id, user = %session.auth.user.id, "socket dropped: too many events");
+        let _ = socket.clone().disconnect();
+    }
+    false
+}
+
+fn refuse(ack: AckSender, error: impl Into<String>) {
+    let _ = ack.send(&RoomAck { success: false, room: None, error: Some(error.into()) });
+}
+
+async fn join_order_room(
+    socket: SocketRef,
+    Extension(session): Extension<Session>,
+    State(ctx): State<AppCtx>,
+    TryData(req): TryData<RoomRequest>,
+    ack: AckSender,
+) {
+    if !allow(&socket, &session) {
+        return refuse(ack, "too many events; slow down");
+    }
+    let Ok(req) = req else {
+        return refuse(ack, "expected an order id or {orderId}");
+    };
+    let id = req.order_id();
+    let auth = &session.auth;
+    let order = match ctx.store.order(id).await {
+        Ok(Some(order)) => order,
+        Ok(None) => return refuse(ack, format!("order {id} not found")),
+        Err(e) => {
+            tracing::error!(error = %e, "join_order_room failed");
+            return refuse(ack, "internal error");
+        }
+    };
+    if !auth.is_owner() && order.customer != auth.user.id {
+        tracing::warn!(user = %auth.user.id, order = %id, "join refused: another customer's order");
+        return refuse(ack, "this order is not yours");
+    }
+    let room = rooms::order(&order.id);
+    socket.join(room.clone());
+    let _ = ack.send(&RoomAck { success: true, room: Some(room), error: None });
+}
+
+async fn leave_order_room(
+    socket: SocketRef,
+    Extension(session): Extension<Session>,
+    TryData(req): TryData<RoomRequest>,
+    ack: AckSender,
+) {
+    if !allow(&socket, &session) {
+        return refuse(ack, "too many events; slow down");
+    }
+    let Ok(req) = req else {
+        return refuse(ack, "expected an order id or {orderId}");
+    };
+    let room = rooms::order(req.order_id());
+    socket.leave(room.clone());
+    let _ = ack.send(&RoomAck { success: true, room: Some(room), error: None });
+}

@@ -1,0 +1,138 @@
+//! Reading the change log: the dispatcher's tail, the `changes?since=` replay, and retention.
+
+use chrono::{DateTime, Utc};
+use order_protocol::{Change, ChangesResponse, Role, User};
+
+use super::{Result, Store, StoreError};
+use crate::events::Audience;
+
+/// One stored event with what the dispatcher needs to address it.
+#[derive(Clone, Debug)]
+pub struct EventRow {
+    pub seq: u64,
+    /// Position of the event within its change.
+    pub idx: u32,
+    pub event: String,
+    pub audience: Audience,
+    pub payload: String,
+    pub order_id: String,
+    pub customer_id: String,
+}
+
+impl Store {
+    /// The highest `seq` ever assigned (0 for a new database), kept even when retention pruned the rows.
+    pub async fn latest_seq(&self) -> Result<u64> {
+        let (seq,): (i64,) =
+            sqlx::query_as("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(seq as u64)
+    }
+
+    /// The highest `seq` that retention removed (0 when nothing was removed).
+    pub async fn pruned_through(&self) -> Result<u64> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT value FROM meta WHERE key = 'pruned_through'").fetch_optional(&self.pool).await?;
+        Ok(row.and_then(|(v,)| v.parse().ok()).unwrap_or(0))
+    }
+
+    /// Events after position (`seq`, `idx`), oldest first, for the dispatcher.
+    pub async fn events_after(&self, seq: u64, idx: u32, limit: u32) -> Result<Vec<EventRow>> {
+        let rows: Vec<(i64, i64, String, i64, String, String, String)> = sqlx::query_as(
+            "SELECT e.seq, e.idx, e.event, e.audience, e.payload, c.order_id, c.customer_id \
+             FROM change_events e JOIN changes c ON c.seq = e.seq \
+             WHERE e.seq > ?1 OR (e.seq = ?1 AND e.idx > ?2) ORDER BY e.seq, e.idx LIMIT ?3",
+        )
+        .bind(seq as i64)
+        .bind(i64::from(idx))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(seq, idx, event, audience, payload, order_id, customer_id)| EventRow {
+                seq: seq as u64,
+                idx: idx as u32,
+                event,
+                audience: Audience(audience as u8),
+                payload,
+                order_id,
+                customer_id,
+            })
+            .collect())
+    }
+
+    /// The events `user` would have received after `since`: a customer's own (their room and their orders'
+    /// rooms), a store owner's (their room and every order room). `Gone` outside the retained log.
+    pub async fn changes_since(&self, user: &User, since: u64) -> Result<ChangesResponse> {
+        let latest_seq = self.latest_seq().await?;
+        if since > latest_seq {
+            return Err(StoreError::Gone(format!(
+                "since={since} is newer than the latest change ({latest_seq}): the server's data was recreated; \
+                 reload the orders"
+            )));
+        }
+        let pruned = self.pruned_through().await?;
+        if since < pruned {
+            return Err(StoreError::Gone(format!(
+                "changes up to {pruned} are no longer kept; reload the orders and continue from {latest_seq}"
+            )));
+        }
+        let select = "SELECT e.seq, e.event, e.payload FROM change_events e JOIN changes c ON c.seq = e.seq";
+        let rows: Vec<(i64, String, String)> = if user.role == Role::StoreOwner {
+            let mask = i64::from((Audience::OWNERS | Audience::ORDER).0);
+            sqlx::query_as(&format!("{select} WHERE e.seq > ? AND (e.audience & ?) != 0 ORDER BY e.seq, e.idx"))
+                .bind(since as i64)
+                .bind(mask)
+                .fetch_all(&self.pool)
+                .await?
+        } else {
+            let mask = i64::from((Audience::CUSTOMER | Audience::ORDER).0);
+            sqlx::query_as(&format!(
+                "{select} WHERE e.seq > ? AND c.customer_id = ? AND (e.audience & ?) != 0 ORDER BY e.seq, e.idx"
+            ))
+            .bind(since as i64)
+            .bind(&user.id)
+            .bind(mask)
+            .fetch_all(&self.pool)
+            .await?
+        };
+        let changes = rows
+            .into_iter()
+            .map(|(seq, event, payload)| {
+                Ok(Change { seq: seq as u64, event, payload: serde_json::from_str(&payload)? })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(ChangesResponse { latest_seq, changes })
+    }
+
+    /// Removes changes older than `before` (their events and notifications stay readable elsewhere) and
+    /// expired token revocations. Returns how many changes were removed.
+    pub async fn prune(&self, before: DateTime<Utc>) -> Result<u64> {
+        let _guard = self.write_lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let cutoff = before.to_rfc3339();
+        let (max,): (Option<i64>,) = sqlx::query_as("SELECT MAX(seq) FROM changes WHERE created_at < ?")
+            .bind(&cutoff)
+            .fetch_one(&mut *tx)
+            .await?;
+        let Some(max) = max else {
+            return Ok(0);
+        };
+        let removed =
+            sqlx::query("DELETE FROM changes WHERE seq <= ?").bind(max).execute(&mut *tx).await?.rows_affected();
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ('pruned_through', ?) \
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(max.to_string())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < ?")
+            .bind(Utc::now().timestamp())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(removed)
+    }
+}

@@ -1,0 +1,108 @@
+//! The SQLite store: users, orders, the change log, notifications and revoked tokens.
+//!
+//! Every mutation of an order runs in one `BEGIN IMMEDIATE` transaction that writes the order, a `changes` row
+//! (its `seq`) and the exact events that change emits (`change_events`). Nothing is emitted from here: the
+//! dispatcher tails the log after commit, so a change written by another process (the store-owner CLI, a second
+//! instance) is emitted the same way, and a crash can never emit something that was not committed.
+
+mod changes;
+mod notifications;
+mod orders;
+mod users;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+use tokio::sync::{Mutex, Notify};
+
+pub use changes::EventRow;
+pub use orders::OrderInput;
+pub use users::UserRecord;
+
+/// What can go wrong in the store, in words a caller can pass on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The named thing does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The input breaks a rule (empty order, negative price, ...).
+    #[error("{0}")]
+    Invalid(String),
+    /// The change is not possible in the current state (e.g. a delivered order cannot move).
+    #[error("{0}")]
+    Conflict(String),
+    /// `since` is outside the retained change log.
+    #[error("{0}")]
+    Gone(String),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored record cannot be read: {0}")]
+    Corrupt(#[from] serde_json::Error),
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    /// Serialises this process's writers, so they queue here rather than on SQLite's busy timeout.
+    write_lock: Arc<Mutex<()>>,
+    /// Woken after every commit of this process, so its own changes are dispatched at once.
+    committed: Arc<Notify>,
+}
+
+impl Store {
+    /// Opens (creating if absent) the database file, in WAL mode, and applies the embedded migrations.
+    pub async fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Invalid(format!("cannot create the data directory {}: {e}", dir.display())))?;
+        }
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL + NORMAL: a killed process loses no committed transaction (only a power cut could).
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Store { pool, write_lock: Arc::new(Mutex::new(())), committed: Arc::new(Notify::new()) })
+    }
+
+    /// The notifier the dispatcher waits on.
+    pub fn committed(&self) -> Arc<Notify> {
+        self.committed.clone()
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The current time at millisecond precision (what JavaScript clients can represent).
+pub fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).expect("now is representable")
+}
+
+/// A new opaque id shaped like a MongoDB ObjectId (24 hex digits, time first), as clients of the original
+/// backend are used to.
+pub fn new_id() -> String {
+    let secs = Utc::now().timestamp() as u32;
+    format!("{secs:08x}{:016x}", rand::random::<u64>())
+}

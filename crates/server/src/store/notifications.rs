@@ -1,0 +1,71 @@
+//! Notifications with their read state kept on the server, so every device of one user agrees.
+
+use order_protocol::{rooms, Role, StoredNotification, User};
+
+use super::{Result, Store, StoreError};
+
+/// The notifications room of a user: their customer room, or the store owners' room.
+fn audience(user: &User) -> String {
+    if user.role == Role::StoreOwner {
+        rooms::STORE_OWNERS.to_owned()
+    } else {
+        rooms::customer(&user.id)
+    }
+}
+
+/// How many notifications `GET /notifications` returns at most (newest first).
+const LIST_LIMIT: i64 = 200;
+
+impl Store {
+    pub async fn notifications(&self, user: &User) -> Result<Vec<StoredNotification>> {
+        let rows: Vec<(String, String, String, String, Option<String>, String, i64)> = sqlx::query_as(
+            "SELECT n.id, n.kind, n.title, n.message, n.order_id, n.created_at, \
+                    EXISTS (SELECT 1 FROM notification_reads r WHERE r.notification_id = n.id AND r.user_id = ?) \
+             FROM notifications n WHERE n.audience = ? ORDER BY n.seq DESC, n.id LIMIT ?",
+        )
+        .bind(&user.id)
+        .bind(audience(user))
+        .bind(LIST_LIMIT)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, kind, title, message, order_id, created_at, read)| {
+                let created_at = chrono::DateTime::parse_from_rfc3339(&created_at)
+                    .map_err(|e| StoreError::Invalid(format!("stored notification time: {e}")))?
+                    .with_timezone(&chrono::Utc);
+                Ok(StoredNotification { id, kind, title, message, order_id, created_at, read: read != 0 })
+            })
+            .collect()
+    }
+
+    /// Marks one notification read; `NotFound` if it is not one of the user's.
+    pub async fn mark_read(&self, user: &User, id: &str) -> Result<()> {
+        let found: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM notifications WHERE id = ? AND audience = ?")
+            .bind(id)
+            .bind(audience(user))
+            .fetch_optional(&self.pool)
+            .await?;
+        if found.is_none() {
+            return Err(StoreError::NotFound(format!("notification {id}")));
+        }
+        sqlx::query("INSERT OR IGNORE INTO notification_reads (notification_id, user_id) VALUES (?, ?)")
+            .bind(id)
+            .bind(&user.id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks every notification of the user read; returns how many were unread.
+    pub async fn mark_all_read(&self, user: &User) -> Result<u64> {
+        let done = sqlx::query(
+            "INSERT OR IGNORE INTO notification_reads (notification_id, user_id) \
+             SELECT id, ? FROM notifications WHERE audience = ?",
+        )
+        .bind(&user.id)
+        .bind(audience(user))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+}

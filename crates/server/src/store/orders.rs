@@ -1,0 +1,322 @@
+//! Orders: reads, and the three mutations (place, set status, patch delivery), each one transaction that also
+//! appends to the change log.
+
+use order_protocol::{Address, Delivery, DeliveryPatch, DeliveryStatus, Item, Order, Stats, Status, StatusEntry, User};
+use sqlx::{Sqlite, Transaction};
+
+use super::{new_id, now, Result, Store, StoreError};
+use crate::events::{self, Context};
+
+/// What a customer sends to place an order.
+#[derive(Clone, Debug)]
+pub struct OrderInput {
+    pub items: Vec<Item>,
+    pub delivery_address: Address,
+}
+
+/// The result of a mutation: the order as it is now, and the change's `seq` (`None` when nothing changed).
+#[derive(Clone, Debug)]
+pub struct Applied {
+    pub order: Order,
+    pub seq: Option<u64>,
+}
+
+const MAX_ITEMS: usize = 50;
+const MAX_TEXT: usize = 200;
+
+fn validate(input: &OrderInput) -> Result<()> {
+    let bad = |m: String| Err(StoreError::Invalid(m));
+    if input.items.is_empty() {
+        return bad("an order needs at least one item".into());
+    }
+    if input.items.len() > MAX_ITEMS {
+        return bad(format!("an order can hold at most {MAX_ITEMS} items"));
+    }
+    for item in &input.items {
+        if item.name.trim().is_empty() || item.name.len() > MAX_TEXT {
+            return bad(format!("an item name must be 1 to {MAX_TEXT} characters"));
+        }
+        if item.quantity == 0 || item.quantity > 1000 {
+            return bad(format!("the quantity of `{}` must be between 1 and 1000", item.name));
+        }
+        if !item.price.is_finite() || item.price < 0.0 || item.price > 100_000.0 {
+            return bad(format!("the price of `{}` must be between 0 and 100000", item.name));
+        }
+    }
+    let a = &input.delivery_address;
+    if a.street.len() > MAX_TEXT || a.city.len() > MAX_TEXT {
+        return bad(format!("address fields are limited to {MAX_TEXT} characters"));
+    }
+    if a.lat.is_some_and(|v| !(-90.0..=90.0).contains(&v)) || a.lng.is_some_and(|v| !(-180.0..=180.0).contains(&v)) {
+        return bad("the delivery address has an invalid position".into());
+    }
+    Ok(())
+}
+
+/// Whether the store may move an order from `from` to `to`: forward along the flow, or cancel a live order.
+pub fn check_transition(order: &Order, to: Status) -> Result<()> {
+    let from = order.status;
+    if to == Status::Unknown {
+        return Err(StoreError::Invalid("unknown status".into()));
+    }
+    if from.is_final() {
+        return Err(StoreError::Conflict(format!(
+            "order {} is {} and can no longer change",
+            order.order_number,
+            from.as_str()
+        )));
+    }
+    let rank = |s: Status| Status::ALL.iter().position(|x| *x == s).unwrap_or(0);
+    if to != Status::Cancelled && rank(to) < rank(from) {
+        return Err(StoreError::Conflict(format!(
+            "order {} cannot go back from {} to {}",
+            order.order_number,
+            from.as_str(),
+            to.as_str()
+        )));
+    }
+    Ok(())
+}
+
+fn parse_doc(doc: &str) -> Result<Order> {
+    Ok(serde_json::from_str(doc)?)
+}
+
+async fn stats(tx: &mut Transaction<'static, Sqlite>, customer: Option<&str>) -> Result<Stats> {
+    let rows: Vec<(String, i64)> = match customer {
+        Some(c) => {
+            sqlx::query_as("SELECT status, COUNT(*) FROM orders WHERE customer_id = ? GROUP BY status")
+                .bind(c)
+                .fetch_all(&mut **tx)
+                .await?
+        }
+        None => sqlx::query_as("SELECT status, COUNT(*) FROM orders GROUP BY status").fetch_all(&mut **tx).await?,
+    };
+    let mut s = Stats::default();
+    for (status, n) in rows {
+        let n = n as u64;
+        s.total += n;
+        match Status::parse(&status) {
+            Some(Status::Delivered) => s.delivered += n,
+            Some(Status::Cancelled) => s.cancelled += n,
+            Some(st) if st.is_active() => s.active += n,
+            _ => {}
+        }
+    }
+    Ok(s)
+}
+
+impl Store {
+    /// All orders of a customer, or every order (`None`, for store owners); newest first.
+    pub async fn orders(&self, customer: Option<&str>) -> Result<Vec<Order>> {
+        let rows: Vec<(String,)> = match customer {
+            Some(c) => {
+                sqlx::query_as("SELECT doc FROM orders WHERE customer_id = ? ORDER BY num DESC")
+                    .bind(c)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => sqlx::query_as("SELECT doc FROM orders ORDER BY num DESC").fetch_all(&self.pool).await?,
+        };
+        rows.iter().map(|(d,)| parse_doc(d)).collect()
+    }
+
+    pub async fn order(&self, id: &str) -> Result<Option<Order>> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT doc FROM orders WHERE id = ?").bind(id).fetch_optional(&self.pool).await?;
+        row.map(|(d,)| parse_doc(&d)).transpose()
+    }
+
+    /// Places a new order for `customer` (status `pending`).
+    pub async fn place_order(&self, customer: &User, input: OrderInput) -> Result<Applied> {
+        validate(&input)?;
+        let _guard = self.write_lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (num,): (i64,) =
+            sqlx::query_as("SELECT COALESCE(MAX(num), 1000) + 1 FROM orders").fetch_one(&mut *tx).await?;
+        let t = now();
+        let total = input.items.iter().map(|i| i.price * f64::from(i.quantity)).sum::<f64>();
+        let order = Order {
+            id: new_id(),
+            order_number: format!("ORD-{num}"),
+            customer: customer.id.clone(),
+            total_amount: (total * 100.0).round() / 100.0,
+            items: input.items,
+            status: Status::Pending,
+            status_history: vec![StatusEntry { status: Status::Pending, timestamp: t }],
+            delivery_address: Some(input.delivery_address),
+            delivery: Some(Delivery::default()),
+            created_at: t,
+            updated_at: t,
+        };
+        sqlx::query("INSERT INTO orders (id, num, customer_id, status, doc) VALUES (?, ?, ?, ?, ?)")
+            .bind(&order.id)
+            .bind(num)
+            .bind(&order.customer)
+            .bind(order.status.as_str())
+            .bind(serde_json::to_string(&order)?)
+            .execute(&mut *tx)
+            .await?;
+        let seq = self.log_change(&mut tx, None, &order, "placed", &customer.name).await?;
+        tx.commit().await?;
+        self.committed.notify_one();
+        Ok(Applied { order, seq: Some(seq) })
+    }
+
+    /// Moves an order to `status`. Setting the status it already has changes nothing and logs nothing.
+    pub async fn set_status(&self, order_id: &str, status: Status) -> Result<Applied> {
+        self.mutate(order_id, "status", |order, t| {
+            if order.status == status {
+                return Ok(());
+            }
+            check_transition(order, status)?;
+            order.status = status;
+            order.status_history.push(StatusEntry { status, timestamp: t });
+            let delivery = order.delivery.get_or_insert_with(Delivery::default);
+            match status {
+                Status::OutForDelivery => delivery.delivery_status = DeliveryStatus::InTransit,
+                Status::Delivered => {
+                    delivery.delivery_status = DeliveryStatus::Delivered;
+                    delivery.estimated_delivery = None;
+                }
+                Status::Cancelled => delivery.delivery_status = DeliveryStatus::Cancelled,
+                _ => {}
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Changes delivery fields; absent fields stay as they are.
+    pub async fn patch_delivery(&self, order_id: &str, patch: DeliveryPatch) -> Result<Applied> {
+        if let Some(l) = patch.location {
+            if !(-90.0..=90.0).contains(&l.lat) || !(-180.0..=180.0).contains(&l.lng) {
+                return Err(StoreError::Invalid("the location is not a valid position".into()));
+            }
+        }
+        if patch.driver.as_ref().is_some_and(|d| d.name.len() > MAX_TEXT || d.phone.len() > MAX_TEXT) {
+            return Err(StoreError::Invalid(format!("driver fields are limited to {MAX_TEXT} characters")));
+        }
+        if patch.delivery_status == Some(DeliveryStatus::Unknown) {
+            return Err(StoreError::Invalid("unknown deliveryStatus".into()));
+        }
+        self.mutate(order_id, "delivery", move |order, _| {
+            if order.status.is_final() {
+                return Err(StoreError::Conflict(format!(
+                    "order {} is {} and its delivery can no longer change",
+                    order.order_number,
+                    order.status.as_str()
+                )));
+            }
+            let d = order.delivery.get_or_insert_with(Delivery::default);
+            if let Some(v) = patch.driver {
+                d.driver = Some(v);
+            }
+            if let Some(v) = patch.location {
+                d.location = Some(v);
+            }
+            if let Some(v) = patch.estimated_delivery {
+                d.estimated_delivery = Some(v);
+            }
+            if let Some(v) = patch.delivery_status {
+                d.delivery_status = v;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Read, change, write and log one order in one transaction.
+    async fn mutate(
+        &self,
+        order_id: &str,
+        kind: &str,
+        change: impl FnOnce(&mut Order, chrono::DateTime<chrono::Utc>) -> Result<()>,
+    ) -> Result<Applied> {
+        let _guard = self.write_lock.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT doc FROM orders WHERE id = ?").bind(order_id).fetch_optional(&mut *tx).await?;
+        let Some((doc,)) = row else {
+            return Err(StoreError::NotFound(format!("order {order_id}")));
+        };
+        let before = parse_doc(&doc)?;
+        let mut order = before.clone();
+        let t = now();
+        change(&mut order, t)?;
+        if order == before {
+            return Ok(Applied { order, seq: None });
+        }
+        order.updated_at = t.max(before.updated_at);
+        sqlx::query("UPDATE orders SET status = ?, doc = ? WHERE id = ?")
+            .bind(order.status.as_str())
+            .bind(serde_json::to_string(&order)?)
+            .bind(&order.id)
+            .execute(&mut *tx)
+            .await?;
+        let (name,): (String,) = sqlx::query_as("SELECT name FROM users WHERE id = ?")
+            .bind(&order.customer)
+            .fetch_optional(&mut *tx)
+            .await?
+            .unwrap_or_else(|| (String::from("a customer"),));
+        let seq = self.log_change(&mut tx, Some(&before), &order, kind, &name).await?;
+        tx.commit().await?;
+        self.committed.notify_one();
+        Ok(Applied { order, seq: Some(seq) })
+    }
+
+    /// Appends the change and its events (and notifications) to the log, inside the caller's transaction.
+    async fn log_change(
+        &self,
+        tx: &mut Transaction<'static, Sqlite>,
+        before: Option<&Order>,
+        after: &Order,
+        kind: &str,
+        customer_name: &str,
+    ) -> Result<u64> {
+        let t = now();
+        let seq = sqlx::query("INSERT INTO changes (order_id, customer_id, kind, created_at) VALUES (?, ?, ?, ?)")
+            .bind(&after.id)
+            .bind(&after.customer)
+            .bind(kind)
+            .bind(t.to_rfc3339())
+            .execute(&mut **tx)
+            .await?
+            .last_insert_rowid() as u64;
+        let customer_stats = stats(tx, Some(&after.customer)).await?;
+        let store_stats = stats(tx, None).await?;
+        let mut ids = new_id;
+        let planned = events::plan(
+            before,
+            after,
+            Context { seq, now: t, customer_name, customer_stats, store_stats, new_id: &mut ids },
+        );
+        for (idx, e) in planned.events.iter().enumerate() {
+            sqlx::query("INSERT INTO change_events (seq, idx, event, audience, payload) VALUES (?, ?, ?, ?, ?)")
+                .bind(seq as i64)
+                .bind(idx as i64)
+                .bind(e.event)
+                .bind(i64::from(e.audience.0))
+                .bind(serde_json::to_string(&e.payload)?)
+                .execute(&mut **tx)
+                .await?;
+        }
+        for n in &planned.notifications {
+            sqlx::query(
+                "INSERT INTO notifications (id, audience, kind, title, message, order_id, created_at, seq) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&n.id)
+            .bind(&n.audience)
+            .bind(n.kind)
+            .bind(&n.title)
+            .bind(&n.message)
+            .bind(&n.order_id)
+            .bind(n.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .bind(seq as i64)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(seq)
+    }
+}

@@ -1,0 +1,115 @@
+//! Users and their argon2 password hashes.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use order_protocol::{Role, User};
+
+use super::{new_id, now, Result, Store, StoreError};
+
+/// A user row; the hash never leaves the store module except to be verified.
+#[derive(Clone, Debug)]
+pub struct UserRecord {
+    pub user: User,
+    password_hash: String,
+}
+
+fn role_from(s: &str) -> Role {
+    match s {
+        "store_owner" => Role::StoreOwner,
+        _ => Role::Customer,
+    }
+}
+
+fn record((id, name, email, role, hash): (String, String, String, String, String)) -> UserRecord {
+    UserRecord { user: User::new(id, name, email, role_from(&role)), password_hash: hash }
+}
+
+impl UserRecord {
+    /// Checks a password against the stored hash, off the async threads (argon2 is slow on purpose).
+    pub async fn verify(&self, password: &str) -> bool {
+        let hash = self.password_hash.clone();
+        let password = password.to_owned();
+        tokio::task::spawn_blocking(move || {
+            PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        })
+        .await
+        .unwrap_or(false)
+    }
+}
+
+/// Hashes a password with a fresh salt.
+pub async fn hash_password(password: &str) -> Result<String> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|e| StoreError::Hash(e.to_string()))?;
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| StoreError::Hash(e.to_string()))
+    })
+    .await
+    .map_err(|e| StoreError::Hash(e.to_string()))?
+}
+
+const COLUMNS: &str = "id, name, email, role, password_hash";
+
+impl Store {
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>> {
+        let row = sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE email = ?"))
+            .bind(email.trim())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(record))
+    }
+
+    pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRecord>> {
+        let row = sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(record))
+    }
+
+    /// Creates a user unless one with this email exists; returns the user either way.
+    pub async fn ensure_user(&self, name: &str, email: &str, role: Role, password: &str) -> Result<User> {
+        if let Some(existing) = self.user_by_email(email).await? {
+            return Ok(existing.user);
+        }
+        let hash = hash_password(password).await?;
+        let id = new_id();
+        sqlx::query("INSERT INTO users (id, name, email, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(&id)
+            .bind(name)
+            .bind(email)
+            .bind(role.as_str())
+            .bind(hash)
+            .bind(now().to_rfc3339())
+            .execute(&self.pool)
+            .await?;
+        Ok(User::new(id, name, email, role))
+    }
+
+    /// Every customer (for the simulator and the CLI).
+    pub async fn customers(&self) -> Result<Vec<User>> {
+        let rows = sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE role = 'customer' ORDER BY email"))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|r| record(r).user).collect())
+    }
+
+    /// Marks a token id as revoked until it would have expired anyway.
+    pub async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<()> {
+        sqlx::query("INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)")
+            .bind(jti)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn is_token_revoked(&self, jti: &str) -> Result<bool> {
+        let row: Option<(i64,)> =
+            sqlx::query_as("SELECT 1 FROM revoked_tokens WHERE jti = ?").bind(jti).fetch_optional(&self.pool).await?;
+        Ok(row.is_some())
+    }
+}
