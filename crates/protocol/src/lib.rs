@@ -9,7 +9,10 @@ pub mod events;
 mod ids;
 pub mod model;
 pub mod rest;
+pub mod shell;
+pub mod view;
 
 pub use events::*;
 pub use model::*;
 pub use rest::*;
+pub use view::*;

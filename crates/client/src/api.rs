@@ -1,0 +1,280 @@
+//! `Api`: the REST half of the contract, over reqwest.
+//!
+//! One error type, [`ApiError`], that tells apart what a caller must treat differently: the network (retry
+//! later), a refused token (stop and ask for login), and any other answer with the server's own message.
+//! The token goes in the `Authorization` header only, never in a URL, and no error text ever contains it.
+
+use std::time::Duration;
+
+use order_protocol::{
+    ChangesResponse, DeliveryPatch, ErrorBody, LoginRequest, LoginResponse, Order, PlaceOrder, RefreshResponse, Status,
+    StatusPatch, StoredNotification, User,
+};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::token::Token;
+
+/// The default backend of the contract.
+pub const DEFAULT_API_URL: &str = "http://127.0.0.1:5001/api";
+
+/// What went wrong talking to the backend, in words.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The backend could not be reached, or stopped answering.
+    #[error("cannot reach the server: {0}")]
+    Network(String),
+    /// Wrong credentials, or a token that expired or was revoked.
+    #[error("not authorised: {0}")]
+    Unauthorized(String),
+    /// Any other refusal or failure, with the server's message.
+    #[error("the server answered {status}: {message}")]
+    Status { status: u16, message: String },
+    /// A 2xx whose body is not what the contract says.
+    #[error("the server's answer was not understood: {0}")]
+    Decode(String),
+}
+
+impl ApiError {
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, ApiError::Unauthorized(_))
+    }
+    pub fn is_network(&self) -> bool {
+        matches!(self, ApiError::Network(_))
+    }
+}
+
+/// The answer of `GET /orders/changes?since=`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Changes {
+    /// The caller's events after `since`, oldest first.
+    Replay(ChangesResponse),
+    /// `410`: `since` is out of the retained log (or the data was recreated): reload and start from
+    /// `latest_seq`, when the server said it.
+    Gone { latest_seq: Option<u64> },
+    /// The server has no change log (a base-contract backend).
+    Unsupported,
+}
+
+/// Normalises a base URL: trailing slashes off, `/api` appended when missing.
+pub fn normalize_api_url(url: &str) -> String {
+    let trimmed = url.trim().trim_end_matches('/');
+    if trimmed.ends_with("/api") {
+        trimmed.to_owned()
+    } else {
+        format!("{trimmed}/api")
+    }
+}
+
+/// `LIVE_ORDERS_API_URL`, else the saved setting, else the default; normalised.
+pub fn resolve_api_url(saved: Option<&str>) -> String {
+    let env = std::env::var("LIVE_ORDERS_API_URL").ok().filter(|s| !s.trim().is_empty());
+    normalize_api_url(env.as_deref().or(saved).unwrap_or(DEFAULT_API_URL))
+}
+
+/// A REST client for one backend.
+#[derive(Clone, Debug)]
+pub struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    /// `url` with or without `/api`.
+    pub fn new(url: &str) -> Api {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(15))
+            .build()
+            .expect("a reqwest client with timeouts only always builds");
+        Api { base: normalize_api_url(url), http }
+    }
+
+    /// The normalised `…/api` base.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// The Socket.IO origin: the base without `/api`.
+    pub fn origin(&self) -> &str {
+        self.base.strip_suffix("/api").unwrap_or(&self.base)
+    }
+
+    /// `GET /health`: whether the backend answers, and its clock.
+    pub async fn health(&self) -> Result<order_protocol::Health, ApiError> {
+        self.json(Method::GET, "/health", None, None).await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&Token>,
+        body: Option<serde_json::Value>,
+    ) -> Result<reqwest::Response, ApiError> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t.expose());
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        // reqwest's error text names the URL, which never holds a secret here.
+        req.send().await.map_err(|e| ApiError::Network(e.without_url().to_string()))
+    }
+
+    async fn error_of(resp: reqwest::Response) -> ApiError {
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        let message = serde_json::from_str::<ErrorBody>(&text).map(|b| b.message).unwrap_or_else(|_| {
+            let t = text.trim();
+            if t.is_empty() || t.len() > 200 {
+                status.canonical_reason().unwrap_or("error").to_owned()
+            } else {
+                t.to_owned()
+            }
+        });
+        if status == StatusCode::UNAUTHORIZED {
+            ApiError::Unauthorized(message)
+        } else {
+            ApiError::Status { status: status.as_u16(), message }
+        }
+    }
+
+    async fn json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&Token>,
+        body: Option<serde_json::Value>,
+    ) -> Result<T, ApiError> {
+        let resp = self.send(method, path, token, body).await?;
+        if !resp.status().is_success() {
+            return Err(Self::error_of(resp).await);
+        }
+        let bytes = resp.bytes().await.map_err(|e| ApiError::Network(e.without_url().to_string()))?;
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode(format!("{path}: {e}")))
+    }
+
+    async fn no_content(&self, method: Method, path: &str, token: &Token) -> Result<(), ApiError> {
+        let resp = self.send(method, path, Some(token), None).await?;
+        if resp.status().is_success() {
+            Ok(())
+        } else {
+            Err(Self::error_of(resp).await)
+        }
+    }
+
+    /// `POST /auth/login`. A refusal is [`ApiError::Unauthorized`] with the server's message.
+    pub async fn login(&self, email: &str, password: &str) -> Result<(Token, User), ApiError> {
+        let body = serde_json::to_value(LoginRequest { email: email.to_owned(), password: password.to_owned() })
+            .map_err(|e| ApiError::Decode(e.to_string()))?;
+        let r: LoginResponse = self.json(Method::POST, "/auth/login", None, Some(body)).await?;
+        Ok((Token::new(r.token), r.user))
+    }
+
+    /// `GET /auth/me` (extension).
+    pub async fn me(&self, token: &Token) -> Result<User, ApiError> {
+        self.json(Method::GET, "/auth/me", Some(token), None).await
+    }
+
+    /// `POST /auth/refresh` (extension): the same session with a fresh expiry.
+    pub async fn refresh(&self, token: &Token) -> Result<Token, ApiError> {
+        let r: RefreshResponse = self.json(Method::POST, "/auth/refresh", Some(token), None).await?;
+        Ok(Token::new(r.token))
+    }
+
+    /// `POST /auth/logout` (extension): revokes the token server-side.
+    pub async fn logout(&self, token: &Token) -> Result<(), ApiError> {
+        self.no_content(Method::POST, "/auth/logout", token).await
+    }
+
+    pub async fn orders(&self, token: &Token) -> Result<Vec<Order>, ApiError> {
+        self.json(Method::GET, "/orders", Some(token), None).await
+    }
+
+    pub async fn order(&self, token: &Token, id: &str) -> Result<Order, ApiError> {
+        self.json(Method::GET, &format!("/orders/{}", path_segment(id)), Some(token), None).await
+    }
+
+    /// `GET /orders/changes?since=` (extension). A base-contract backend answers 404, or the 400/500 of its
+    /// `/orders/:id` route: that is [`Changes::Unsupported`], not an error.
+    pub async fn changes(&self, token: &Token, since: u64) -> Result<Changes, ApiError> {
+        let path = format!("/orders/changes?since={since}");
+        let resp = self.send(Method::GET, &path, Some(token), None).await?;
+        match resp.status() {
+            s if s.is_success() => {
+                let bytes = resp.bytes().await.map_err(|e| ApiError::Network(e.without_url().to_string()))?;
+                match serde_json::from_slice::<ChangesResponse>(&bytes) {
+                    Ok(c) => Ok(Changes::Replay(c)),
+                    // A 200 that is not a change list: an `/orders/:id` route that answered with an order.
+                    Err(_) => Ok(Changes::Unsupported),
+                }
+            }
+            StatusCode::GONE => {
+                let v: serde_json::Value = resp.json().await.unwrap_or_default();
+                Ok(Changes::Gone { latest_seq: v.get("latestSeq").and_then(|s| s.as_u64()) })
+            }
+            StatusCode::UNAUTHORIZED => Err(Self::error_of(resp).await),
+            s if s.is_client_error() || s.is_server_error() => Ok(Changes::Unsupported),
+            _ => Err(Self::error_of(resp).await),
+        }
+    }
+
+    /// `GET /notifications` (extension).
+    pub async fn notifications(&self, token: &Token) -> Result<Vec<StoredNotification>, ApiError> {
+        self.json(Method::GET, "/notifications", Some(token), None).await
+    }
+
+    pub async fn mark_read(&self, token: &Token, id: &str) -> Result<(), ApiError> {
+        self.no_content(Method::POST, &format!("/notifications/{}/read", path_segment(id)), token).await
+    }
+
+    pub async fn mark_all_read(&self, token: &Token) -> Result<(), ApiError> {
+        self.no_content(Method::POST, "/notifications/read-all", token).await
+    }
+
+    /// `PATCH /orders/:id/status` (store owner).
+    pub async fn set_status(&self, token: &Token, id: &str, status: Status) -> Result<Order, ApiError> {
+        let body = serde_json::to_value(StatusPatch { status }).map_err(|e| ApiError::Decode(e.to_string()))?;
+        self.json(Method::PATCH, &format!("/orders/{}/status", path_segment(id)), Some(token), Some(body)).await
+    }
+
+    /// `PATCH /orders/:id/delivery` (store owner, extension).
+    pub async fn set_delivery(&self, token: &Token, id: &str, patch: &DeliveryPatch) -> Result<Order, ApiError> {
+        let body = serde_json::to_value(patch).map_err(|e| ApiError::Decode(e.to_string()))?;
+        self.json(Method::PATCH, &format!("/orders/{}/delivery", path_segment(id)), Some(token), Some(body)).await
+    }
+
+    /// `POST /orders` (customer, extension).
+    pub async fn place_order(&self, token: &Token, order: &PlaceOrder) -> Result<Order, ApiError> {
+        let body = serde_json::to_value(order).map_err(|e| ApiError::Decode(e.to_string()))?;
+        self.json(Method::POST, "/orders", Some(token), Some(body)).await
+    }
+}
+
+/// Ids are opaque: keep one from breaking out of its path segment.
+fn path_segment(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for b in id.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_normalised() {
+        assert_eq!(normalize_api_url("http://h:1"), "http://h:1/api");
+        assert_eq!(normalize_api_url("http://h:1/"), "http://h:1/api");
+        assert_eq!(normalize_api_url("http://h:1/api/"), "http://h:1/api");
+        assert_eq!(Api::new("http://h:1/api").origin(), "http://h:1");
+        assert_eq!(path_segment("a/b c"), "a%2Fb%20c");
+    }
+}

@@ -1,0 +1,802 @@
+//! The engine: one task that owns the [`OrderBook`], the live link and the cache, and a cheap [`Engine`] handle.
+//!
+//! Everything that happens (a socket callback, a REST reply, a timer, a command from the shell) becomes one
+//! message of a closed enum consumed by a single loop, so there is no shared mutable state and no lock. The
+//! loop owns reconnection (rust_socketio's is off): a backoff like socket.io-client's, a heartbeat that
+//! notices a silent cut within seconds, a catch-up after every connect before the link is called `Live`, and a
+//! generation number on every link so a torn-down connection's late callbacks change nothing. Slow work (REST
+//! calls, socket emits, closing a dead link) runs in spawned tasks that report back as messages, so the loop
+//! never waits on the network and a snapshot or command is answered at once.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use chrono::{DateTime, Utc};
+use order_protocol::{LinkState, Patch, Source, User, ViewState, AUTH_ERROR_PREFIX};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::sleep_until;
+
+use crate::api::{Api, ApiError, Changes};
+use crate::backoff::{outage_state, Backoff};
+use crate::book::{Effect, Input, Notify, OrderBook};
+use crate::cache::{Cache, Loaded};
+use crate::link::{LinkEvent, LiveLink, Tagged};
+use crate::token::{Token, TokenStore};
+
+/// How the engine runs. [`EngineConfig::new`] has the production timings.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// The backend, with or without `/api`.
+    pub api_url: String,
+    /// Where the cache lives; `None`: no cache.
+    pub data_dir: Option<PathBuf>,
+    /// How often a heartbeat is sent while connected.
+    pub heartbeat_every: Duration,
+    /// A server that acks heartbeats and stays silent this long is taken as gone.
+    pub heartbeat_timeout: Duration,
+    /// The longest a connection attempt may take, up to the server's CONNECT reply.
+    pub connect_timeout: Duration,
+    /// With the extension, refresh the token when it expires within this.
+    pub refresh_before: Duration,
+}
+
+impl EngineConfig {
+    pub fn new(api_url: impl Into<String>) -> EngineConfig {
+        EngineConfig {
+            api_url: api_url.into(),
+            data_dir: None,
+            heartbeat_every: Duration::from_millis(2500),
+            heartbeat_timeout: Duration::from_secs(6),
+            connect_timeout: Duration::from_secs(8),
+            refresh_before: Duration::from_secs(15 * 60),
+        }
+    }
+
+    pub fn with_data_dir(mut self, dir: impl Into<PathBuf>) -> EngineConfig {
+        self.data_dir = Some(dir.into());
+        self
+    }
+}
+
+/// What the engine tells the shell.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClientEvent {
+    /// A change to the view state, for the UI. `seq` is the change-log number that caused it, if any.
+    Update { patch: Patch, seq: Option<u64> },
+    /// Show a native notification (the shell decides whether the window is visible enough to skip it).
+    Notify(Notify),
+    /// Something from the backend was skipped, or a side job failed; worth a log line, not a dialog.
+    Warning(String),
+}
+
+/// Why a command could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    TokenStore(#[from] crate::token::TokenStoreError),
+    #[error("the engine has stopped")]
+    Stopped,
+}
+
+enum Command {
+    Session { token: Token, user: Option<User> },
+    Watch(String),
+    Unwatch(String),
+    MarkRead(String),
+    MarkAllRead,
+    Logout(oneshot::Sender<()>),
+    RetryNow,
+    Snapshot(oneshot::Sender<ViewState>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// The result of a catch-up task.
+struct CatchUp {
+    inputs: Vec<Input>,
+    extensions: bool,
+    new_token: Option<Token>,
+}
+
+enum Msg {
+    Cmd(Command),
+    Link(Tagged),
+    Opened { gen: u64, result: Result<LiveLink, String> },
+    CaughtUp { gen: u64, result: Result<CatchUp, ApiError> },
+    EmitFailed { gen: u64, reason: String },
+}
+
+/// The shell's handle on the engine. Cheap to clone; every method returns at once.
+#[derive(Clone)]
+pub struct Engine {
+    tx: mpsc::UnboundedSender<Msg>,
+    api: Api,
+    store: Arc<dyn TokenStore>,
+}
+
+impl Engine {
+    /// Starts the engine on the current tokio runtime. With a token in `store` it shows the cached state and
+    /// connects at once; without one the link is `LoggedOut` until [`Engine::login`].
+    pub fn start(config: EngineConfig, store: Arc<dyn TokenStore>) -> (Engine, mpsc::UnboundedReceiver<ClientEvent>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let (link_tx, link_rx) = mpsc::unbounded_channel();
+        let api = Api::new(&config.api_url);
+        let token = match store.load() {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!("could not read the token store: {e}");
+                None
+            }
+        };
+        let runner = Runner {
+            cache: config.data_dir.as_ref().map(Cache::new),
+            config,
+            api: api.clone(),
+            store: store.clone(),
+            book: OrderBook::new(),
+            events: events_tx,
+            tx: tx.clone(),
+            link_tx,
+            token: None,
+            user_id: String::new(),
+            gen: 0,
+            phase: Phase::LoggedOut,
+            backoff: Backoff::new(),
+            outage_since: None,
+            last_reason: String::new(),
+            extensions: None,
+            server_acks: false,
+            dirty: false,
+            flush_at: None,
+        };
+        tokio::spawn(runner.run(rx, link_rx, token));
+        (Engine { tx, api, store }, events_rx)
+    }
+
+    /// The REST client of this engine's backend (for the shell's own one-off calls).
+    pub fn api(&self) -> &Api {
+        &self.api
+    }
+
+    fn send(&self, c: Command) -> Result<(), EngineError> {
+        self.tx.send(Msg::Cmd(c)).map_err(|_| EngineError::Stopped)
+    }
+
+    /// Logs in, keeps the token in the store, and (re)starts the link. A refusal is `ApiError::Unauthorized`.
+    pub async fn login(&self, email: &str, password: &str) -> Result<User, EngineError> {
+        let (token, user) = self.api.login(email, password).await?;
+        self.store.save(&token)?;
+        self.send(Command::Session { token, user: Some(user.clone()) })?;
+        Ok(user)
+    }
+
+    /// Starts a session with a token obtained elsewhere (kept in the store too).
+    pub fn use_token(&self, token: Token) -> Result<(), EngineError> {
+        self.store.save(&token)?;
+        self.send(Command::Session { token, user: None })
+    }
+
+    /// Follows one order's room (its detail page is open).
+    pub fn watch(&self, order_id: impl Into<String>) -> Result<(), EngineError> {
+        self.send(Command::Watch(order_id.into()))
+    }
+
+    pub fn unwatch(&self, order_id: impl Into<String>) -> Result<(), EngineError> {
+        self.send(Command::Unwatch(order_id.into()))
+    }
+
+    pub fn mark_read(&self, id: impl Into<String>) -> Result<(), EngineError> {
+        self.send(Command::MarkRead(id.into()))
+    }
+
+    pub fn mark_all_read(&self) -> Result<(), EngineError> {
+        self.send(Command::MarkAllRead)
+    }
+
+    /// Woke from sleep, or the network changed: try now instead of waiting out the backoff.
+    pub fn retry_now(&self) -> Result<(), EngineError> {
+        self.send(Command::RetryNow)
+    }
+
+    /// Ends the session: revokes the token where the server can, clears the store and wipes the cache.
+    pub async fn logout(&self) -> Result<(), EngineError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Logout(tx))?;
+        rx.await.map_err(|_| EngineError::Stopped)
+    }
+
+    /// The whole current view state.
+    pub async fn snapshot(&self) -> Result<ViewState, EngineError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Snapshot(tx))?;
+        rx.await.map_err(|_| EngineError::Stopped)
+    }
+
+    /// Closes the link and flushes the cache; the engine stops.
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.send(Command::Shutdown(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+enum Phase {
+    LoggedOut,
+    /// Waiting out the backoff.
+    Waiting {
+        until: Instant,
+    },
+    /// Opening the transport, then waiting for the server's CONNECT reply.
+    Connecting {
+        gen: u64,
+        link: Option<LiveLink>,
+        deadline: Instant,
+    },
+    /// Connected; the catch-up runs. Events are applied as they come (the reducer dedupes).
+    CatchingUp {
+        gen: u64,
+        link: LiveLink,
+    },
+    Live {
+        gen: u64,
+        link: LiveLink,
+        next_heartbeat: Instant,
+        last_ack: Instant,
+    },
+}
+
+struct Runner {
+    config: EngineConfig,
+    api: Api,
+    store: Arc<dyn TokenStore>,
+    cache: Option<Cache>,
+    book: OrderBook,
+    events: mpsc::UnboundedSender<ClientEvent>,
+    tx: mpsc::UnboundedSender<Msg>,
+    link_tx: mpsc::UnboundedSender<Tagged>,
+    token: Option<Token>,
+    user_id: String,
+    gen: u64,
+    phase: Phase,
+    backoff: Backoff,
+    outage_since: Option<Instant>,
+    last_reason: String,
+    /// Whether the server has the extensions; `None` until a catch-up found out.
+    extensions: Option<bool>,
+    /// Whether this server ever acked a heartbeat: only then does a missing ack mean a dead path.
+    server_acks: bool,
+    dirty: bool,
+    flush_at: Option<Instant>,
+}
+
+fn far() -> Instant {
+    Instant::now() + Duration::from_secs(3600)
+}
+
+impl Runner {
+    async fn run(
+        mut self,
+        mut rx: mpsc::UnboundedReceiver<Msg>,
+        mut link_rx: mpsc::UnboundedReceiver<Tagged>,
+        token: Option<Token>,
+    ) {
+        match token {
+            Some(token) => self.start_session(token, None),
+            None => self.emit_reset(),
+        }
+        // Wall clock against monotonic clock: a jump means the machine slept; retry at once on wake.
+        let mut wall = SystemTime::now();
+        let mut mono = Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let deadline = self.next_deadline();
+            tokio::select! {
+                msg = rx.recv() => match msg {
+                    Some(Msg::Cmd(Command::Shutdown(done))) => {
+                        self.teardown();
+                        self.flush();
+                        let _ = done.send(());
+                        return;
+                    }
+                    Some(msg) => self.handle(msg),
+                    None => {
+                        self.teardown();
+                        self.flush();
+                        return;
+                    }
+                },
+                Some(t) = link_rx.recv() => self.handle(Msg::Link(t)),
+                _ = sleep_until(deadline.into()) => self.on_deadline(),
+                _ = tick.tick() => {
+                    let wall_elapsed = wall.elapsed().unwrap_or_default();
+                    if wall_elapsed > mono.elapsed() + Duration::from_secs(5) {
+                        tracing::info!("the clock jumped (sleep?); retrying now");
+                        self.retry_now();
+                    }
+                    wall = SystemTime::now();
+                    mono = Instant::now();
+                }
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let phase = match &self.phase {
+            Phase::Waiting { until } => *until,
+            Phase::Connecting { deadline, .. } => *deadline,
+            Phase::Live { next_heartbeat, .. } => *next_heartbeat,
+            Phase::LoggedOut | Phase::CatchingUp { .. } => far(),
+        };
+        match self.flush_at {
+            Some(f) => phase.min(f),
+            None => phase,
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    /// Applies an input and executes its effects.
+    fn apply(&mut self, input: Input) {
+        for fx in self.book.apply(input) {
+            match fx {
+                Effect::Ui { patch, seq } => {
+                    let _ = self.events.send(ClientEvent::Update { patch, seq });
+                }
+                Effect::Notify(n) => {
+                    let _ = self.events.send(ClientEvent::Notify(n));
+                }
+                Effect::Persist => {
+                    self.dirty = true;
+                    if self.flush_at.is_none() {
+                        self.flush_at = Some(Instant::now() + Duration::from_millis(300));
+                    }
+                }
+                Effect::ClearCache => {
+                    self.dirty = false;
+                    self.flush_at = None;
+                    if let Some(c) = &self.cache {
+                        c.clear();
+                    }
+                }
+                Effect::SyncRead { id } => {
+                    if self.extensions == Some(true) {
+                        if let Some(token) = self.token.clone() {
+                            let (api, events) = (self.api.clone(), self.events.clone());
+                            tokio::spawn(async move {
+                                let r = match &id {
+                                    Some(id) => api.mark_read(&token, id).await,
+                                    None => api.mark_all_read(&token).await,
+                                };
+                                if let Err(e) = r {
+                                    let _ = events.send(ClientEvent::Warning(format!("read state not synced: {e}")));
+                                }
+                            });
+                        }
+                    }
+                }
+                Effect::Warn(w) => {
+                    tracing::warn!("{w}");
+                    let _ = self.events.send(ClientEvent::Warning(w));
+                }
+            }
+        }
+    }
+
+    fn flush(&mut self) {
+        self.flush_at = None;
+        if !self.dirty {
+            return;
+        }
+        self.dirty = false;
+        if let (Some(cache), Some(_)) = (&self.cache, &self.token) {
+            if let Err(e) = cache.save(self.api.base_url(), &self.user_id, &self.book.persisted()) {
+                tracing::warn!("could not write the cache: {e}");
+            }
+        }
+    }
+
+    fn emit_reset(&self) {
+        let _ = self
+            .events
+            .send(ClientEvent::Update { patch: Patch::Reset { state: Box::new(self.book.view()) }, seq: None });
+    }
+
+    fn set_link(&mut self, link: LinkState) {
+        self.apply(Input::Link(link));
+    }
+
+    fn start_session(&mut self, token: Token, user: Option<User>) {
+        self.teardown();
+        let user_id = user
+            .map(|u| u.id)
+            .or_else(|| token.claims().and_then(|c| c.user_id))
+            .unwrap_or_else(|| "unknown".to_owned());
+        if user_id != self.user_id || self.token.is_none() {
+            // A new session (or another user): start from this user's cache, or from nothing.
+            let watched: Vec<String> = self.book.watched().cloned().collect();
+            self.book = match self.cache.as_ref().map(|c| c.load(self.api.base_url(), &user_id)) {
+                Some(Loaded::State(p)) => OrderBook::restore(*p),
+                _ => OrderBook::new(),
+            };
+            for w in watched {
+                self.book.apply(Input::Watch { order_id: w });
+            }
+            self.extensions = None;
+        }
+        self.user_id = user_id;
+        self.token = Some(token);
+        self.backoff.reset();
+        self.outage_since = None;
+        self.apply(Input::Link(LinkState::Connecting { attempt: 1, next_retry_at: None }));
+        self.emit_reset();
+        self.connect();
+    }
+
+    /// Starts one connection attempt.
+    fn connect(&mut self) {
+        let Some(token) = self.token.clone() else { return };
+        self.gen += 1;
+        let gen = self.gen;
+        let (origin, link_tx, tx, timeout) =
+            (self.api.origin().to_owned(), self.link_tx.clone(), self.tx.clone(), self.config.connect_timeout);
+        tracing::debug!(gen, "connecting");
+        tokio::spawn(async move {
+            let result = LiveLink::open(&origin, &token, gen, link_tx, timeout).await;
+            let _ = tx.send(Msg::Opened { gen, result });
+        });
+        self.phase = Phase::Connecting { gen, link: None, deadline: Instant::now() + timeout };
+    }
+
+    fn current_gen(&self) -> Option<u64> {
+        match &self.phase {
+            Phase::Connecting { gen, .. } | Phase::CatchingUp { gen, .. } | Phase::Live { gen, .. } => Some(*gen),
+            _ => None,
+        }
+    }
+
+    /// Closes the current link, if any, in the background.
+    fn teardown(&mut self) {
+        let phase = std::mem::replace(&mut self.phase, Phase::LoggedOut);
+        let link = match phase {
+            Phase::Connecting { link, .. } => link,
+            Phase::CatchingUp { link, .. } | Phase::Live { link, .. } => Some(link),
+            _ => None,
+        };
+        if let Some(link) = link {
+            tokio::spawn(link.close());
+        }
+    }
+
+    /// The link failed or dropped: schedule the next attempt.
+    fn link_down(&mut self, reason: String) {
+        if self.token.is_none() {
+            return;
+        }
+        tracing::info!(reason = %reason, "link down");
+        self.teardown();
+        let delay = self.backoff.next_delay();
+        let now = Instant::now();
+        let since = *self.outage_since.get_or_insert(now);
+        self.last_reason = reason;
+        let next_retry_at = Self::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+        self.phase = Phase::Waiting { until: now + delay };
+        let state = outage_state(self.backoff.attempts() + 1, now - since, &self.last_reason, Some(next_retry_at));
+        self.set_link(state);
+    }
+
+    fn logged_out(&mut self, reason: &str) {
+        tracing::info!(reason, "session refused; logged out");
+        self.teardown();
+        self.token = None;
+        if let Err(e) = self.store.clear() {
+            tracing::warn!("could not clear the token store: {e}");
+        }
+        self.set_link(LinkState::LoggedOut);
+        let _ = self.events.send(ClientEvent::Warning(format!("logged out: {reason}")));
+    }
+
+    fn retry_now(&mut self) {
+        if let Phase::Waiting { .. } = self.phase {
+            self.connect();
+        }
+    }
+
+    fn on_deadline(&mut self) {
+        let now = Instant::now();
+        if self.flush_at.is_some_and(|f| f <= now) {
+            self.flush();
+        }
+        match &mut self.phase {
+            Phase::Waiting { until } if *until <= now => self.connect(),
+            Phase::Connecting { deadline, .. } if *deadline <= now => {
+                let s = self.config.connect_timeout.as_secs();
+                self.link_down(format!("the server did not answer within {s} s"));
+            }
+            Phase::Live { gen, link, next_heartbeat, last_ack } if *next_heartbeat <= now => {
+                if self.server_acks && now.duration_since(*last_ack) > self.config.heartbeat_timeout {
+                    let s = self.config.heartbeat_timeout.as_secs();
+                    self.link_down(format!("no answer from the server for {s} s"));
+                    return;
+                }
+                *next_heartbeat = now + self.config.heartbeat_every;
+                let (gen, link, link_tx, tx, timeout) =
+                    (*gen, link.clone(), self.link_tx.clone(), self.tx.clone(), self.config.heartbeat_timeout);
+                tokio::spawn(async move {
+                    let r = tokio::time::timeout(timeout, link.heartbeat(link_tx, timeout)).await;
+                    let reason = match r {
+                        Ok(Ok(())) => return,
+                        Ok(Err(e)) => format!("the connection failed: {e}"),
+                        Err(_) => "the connection is stuck".to_owned(),
+                    };
+                    let _ = tx.send(Msg::EmitFailed { gen, reason });
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Cmd(c) => self.command(c),
+            Msg::Opened { gen, result } => {
+                if Some(gen) != self.current_gen() {
+                    if let Ok(link) = result {
+                        tokio::spawn(link.close());
+                    }
+                    return;
+                }
+                match result {
+                    Ok(l) => {
+                        if let Phase::Connecting { link, .. } = &mut self.phase {
+                            *link = Some(l);
+                        }
+                    }
+                    Err(reason) => self.link_down(reason),
+                }
+            }
+            Msg::Link(Tagged { gen, event }) => {
+                if Some(gen) != self.current_gen() {
+                    return;
+                }
+                self.link_event(gen, event);
+            }
+            Msg::CaughtUp { gen, result } => {
+                if Some(gen) != self.current_gen() {
+                    return;
+                }
+                match result {
+                    Ok(c) => self.caught_up(gen, c),
+                    Err(e) if e.is_unauthorized() => self.logged_out(&e.to_string()),
+                    Err(e) => self.link_down(format!("catch-up failed: {e}")),
+                }
+            }
+            Msg::EmitFailed { gen, reason } => {
+                if Some(gen) == self.current_gen() {
+                    self.link_down(reason);
+                }
+            }
+        }
+    }
+
+    fn link_event(&mut self, gen: u64, event: LinkEvent) {
+        match event {
+            LinkEvent::Connected => {
+                let phase = std::mem::replace(&mut self.phase, Phase::LoggedOut);
+                match phase {
+                    Phase::Connecting { link: Some(link), .. } => {
+                        self.phase = Phase::CatchingUp { gen, link };
+                        self.start_catch_up(gen);
+                    }
+                    // The CONNECT reply can beat `connect()`'s return: wait for `Opened` to bring the link.
+                    Phase::Connecting { link: None, deadline, .. } => {
+                        self.phase = Phase::Connecting { gen, link: None, deadline };
+                        let tx = self.tx.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            let _ = tx.send(Msg::Link(Tagged { gen, event: LinkEvent::Connected }));
+                        });
+                    }
+                    other => self.phase = other,
+                }
+            }
+            LinkEvent::Refused(message) => {
+                if message.starts_with(AUTH_ERROR_PREFIX) {
+                    self.logged_out(&message);
+                } else {
+                    self.link_down(format!("the server refused the connection: {message}"));
+                }
+            }
+            LinkEvent::Down(reason) => self.link_down(reason),
+            LinkEvent::Event { name, payload } => {
+                self.apply(Input::Wire { event: name, payload, source: Source::Live, at: Self::now() });
+            }
+            LinkEvent::HeartbeatAck => {
+                self.server_acks = true;
+                if let Phase::Live { last_ack, .. } = &mut self.phase {
+                    *last_ack = Instant::now();
+                }
+            }
+        }
+    }
+
+    fn start_catch_up(&mut self, gen: u64) {
+        let Some(token) = self.token.clone() else { return };
+        let (api, tx) = (self.api.clone(), self.tx.clone());
+        let since = self.book.last_seq();
+        let first_load = self.book.orders().next().is_none() && since.is_none();
+        let extensions = self.extensions;
+        let refresh_before = self.config.refresh_before;
+        tokio::spawn(async move {
+            let result = catch_up(&api, token, since, first_load, extensions, refresh_before).await;
+            let _ = tx.send(Msg::CaughtUp { gen, result });
+        });
+    }
+
+    fn caught_up(&mut self, gen: u64, c: CatchUp) {
+        self.extensions = Some(c.extensions);
+        if let Some(t) = c.new_token {
+            if let Err(e) = self.store.save(&t) {
+                tracing::warn!("could not keep the refreshed token: {e}");
+            }
+            self.token = Some(t);
+        }
+        for input in c.inputs {
+            self.apply(input);
+        }
+        let Phase::CatchingUp { link, .. } = std::mem::replace(&mut self.phase, Phase::LoggedOut) else {
+            return;
+        };
+        let watched: Vec<String> = self.book.watched().cloned().collect();
+        let (l, tx) = (link.clone(), self.tx.clone());
+        tokio::spawn(async move {
+            for id in watched {
+                if let Err(reason) = l.join(&id).await {
+                    let _ = tx.send(Msg::EmitFailed { gen, reason });
+                    return;
+                }
+            }
+        });
+        let now = Instant::now();
+        self.phase = Phase::Live { gen, link, next_heartbeat: now + self.config.heartbeat_every, last_ack: now };
+        self.backoff.reset();
+        self.outage_since = None;
+        self.set_link(LinkState::Live { since: Self::now() });
+        self.flush_at.get_or_insert(Instant::now());
+    }
+
+    fn command(&mut self, c: Command) {
+        match c {
+            Command::Session { token, user } => self.start_session(token, user),
+            Command::Watch(id) => {
+                self.apply(Input::Watch { order_id: id.clone() });
+                if let Phase::Live { link, gen, .. } = &self.phase {
+                    let (l, tx, gen) = (link.clone(), self.tx.clone(), *gen);
+                    tokio::spawn(async move {
+                        if let Err(reason) = l.join(&id).await {
+                            let _ = tx.send(Msg::EmitFailed { gen, reason });
+                        }
+                    });
+                }
+            }
+            Command::Unwatch(id) => {
+                self.apply(Input::Unwatch { order_id: id.clone() });
+                if let Phase::Live { link, .. } = &self.phase {
+                    let l = link.clone();
+                    tokio::spawn(async move {
+                        let _ = l.leave(&id).await;
+                    });
+                }
+            }
+            Command::MarkRead(id) => self.apply(Input::MarkRead { id }),
+            Command::MarkAllRead => self.apply(Input::MarkAllRead),
+            Command::RetryNow => self.retry_now(),
+            Command::Snapshot(reply) => {
+                let _ = reply.send(self.book.view());
+            }
+            Command::Logout(done) => {
+                if let (Some(token), Some(true)) = (self.token.clone(), self.extensions) {
+                    let api = self.api.clone();
+                    tokio::spawn(async move {
+                        let _ = api.logout(&token).await;
+                    });
+                }
+                self.teardown();
+                self.token = None;
+                if let Err(e) = self.store.clear() {
+                    tracing::warn!("could not clear the token store: {e}");
+                }
+                self.set_link(LinkState::LoggedOut);
+                self.apply(Input::Clear);
+                let _ = done.send(());
+            }
+            Command::Shutdown(_) => unreachable!("handled by the loop"),
+        }
+    }
+}
+
+/// The catch-up of CONTRACT.md, as inputs for the reducer: replay by `seq` where the server has the change log,
+/// else reload the orders (the reducer diffs them against what it holds).
+async fn catch_up(
+    api: &Api,
+    token: Token,
+    since: Option<u64>,
+    first_load: bool,
+    extensions: Option<bool>,
+    refresh_before: Duration,
+) -> Result<CatchUp, ApiError> {
+    let at = Utc::now();
+    let mut inputs = Vec::new();
+    let reload_source = if first_load { Source::Initial } else { Source::CatchUp };
+    let mut new_token = None;
+    let ext = match (extensions, since) {
+        (Some(false), _) => false,
+        (_, Some(since)) => match api.changes(&token, since).await? {
+            Changes::Replay(r) => {
+                for c in r.changes {
+                    inputs.push(Input::Wire { event: c.event, payload: c.payload, source: Source::CatchUp, at });
+                }
+                inputs.push(Input::CaughtUp { latest_seq: r.latest_seq, reset: false });
+                true
+            }
+            Changes::Gone { latest_seq } => {
+                let latest = match latest_seq {
+                    Some(l) => Some(l),
+                    None => match api.changes(&token, 0).await? {
+                        Changes::Replay(r) => Some(r.latest_seq),
+                        _ => None,
+                    },
+                };
+                inputs.push(Input::Orders { orders: api.orders(&token).await?, source: reload_source, at });
+                if let Some(latest_seq) = latest {
+                    inputs.push(Input::CaughtUp { latest_seq, reset: true });
+                }
+                true
+            }
+            Changes::Unsupported => {
+                inputs.push(Input::Orders { orders: api.orders(&token).await?, source: reload_source, at });
+                false
+            }
+        },
+        (_, None) => {
+            // No position yet: learn the log's head first, then load; a change in between is seen twice and
+            // applied once.
+            let latest = match api.changes(&token, 0).await? {
+                Changes::Replay(r) => Some(r.latest_seq),
+                Changes::Gone { latest_seq } => latest_seq.or(Some(0)),
+                Changes::Unsupported => None,
+            };
+            inputs.push(Input::Orders { orders: api.orders(&token).await?, source: reload_source, at });
+            if let Some(latest_seq) = latest {
+                inputs.push(Input::CaughtUp { latest_seq, reset: false });
+            }
+            latest.is_some()
+        }
+    };
+    if extensions.is_none() && !ext && since.is_none() {
+        tracing::info!("the server speaks the base contract only; catch-up reloads orders");
+    }
+    if ext {
+        match api.notifications(&token).await {
+            Ok(items) => inputs.push(Input::Notifications { items }),
+            Err(e) if e.is_unauthorized() => return Err(e),
+            Err(e) => tracing::warn!("inbox not synced: {e}"),
+        }
+        if let Some(exp) = token.claims().and_then(|c| c.exp) {
+            let left = exp - Utc::now().timestamp();
+            if left < refresh_before.as_secs() as i64 {
+                match api.refresh(&token).await {
+                    Ok(t) => new_token = Some(t),
+                    Err(e) => tracing::warn!("token not refreshed: {e}"),
+                }
+            }
+        }
+    }
+    Ok(CatchUp { inputs, extensions: ext, new_token })
+}

@@ -1,0 +1,287 @@
+//! The view state the UI draws, and the patches the shell forwards to it.
+//!
+//! These are produced by the engine's reducer (`order-client`'s `OrderBook`) and consumed by the shell and the
+//! Yew UI, so they live here, beside the wire types, where both sides (native and wasm) can use one definition.
+//! They are the app's own shapes, not the backend's: camelCase JSON, every field always written.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::events::notification_types;
+use crate::model::{Address, Delivery, Item, Order, Stats, Status};
+
+/// Where a change came from: the first load, a live event, or a catch-up after a (re)connect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    Initial,
+    Live,
+    CatchUp,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Initial => "initial",
+            Source::Live => "live",
+            Source::CatchUp => "catch-up",
+        }
+    }
+}
+
+/// One step of an order's timeline: the status it entered and when.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelineEntry {
+    pub status: Status,
+    pub at: DateTime<Utc>,
+}
+
+/// An order as the UI shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderView {
+    pub id: String,
+    pub order_number: String,
+    pub status: Status,
+    pub status_display: String,
+    pub progress: u8,
+    pub items: Vec<Item>,
+    pub total_amount: f64,
+    pub delivery_address: Option<Address>,
+    /// Driver, ETA and location; `None` until the backend says anything about delivery.
+    pub delivery: Option<Delivery>,
+    /// Every status the order went through, oldest first.
+    pub timeline: Vec<TimelineEntry>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The change-log number of the last change applied to this order (extension servers only).
+    #[serde(default)]
+    pub seq: Option<u64>,
+}
+
+impl OrderView {
+    /// The view of a wire order. The timeline is the order's status history, or (a backend that keeps none)
+    /// its current status at its last update.
+    pub fn of(order: &Order) -> OrderView {
+        let mut timeline: Vec<TimelineEntry> =
+            order.status_history.iter().map(|e| TimelineEntry { status: e.status, at: e.timestamp }).collect();
+        if timeline.last().map(|e| e.status) != Some(order.status) {
+            timeline.push(TimelineEntry { status: order.status, at: order.updated_at });
+        }
+        OrderView {
+            id: order.id.clone(),
+            order_number: order.order_number.clone(),
+            status: order.status,
+            status_display: order.status.display().to_owned(),
+            progress: order.status.progress(),
+            items: order.items.clone(),
+            total_amount: order.total_amount,
+            delivery_address: order.delivery_address.clone(),
+            delivery: order.delivery.clone(),
+            timeline,
+            created_at: order.created_at,
+            updated_at: order.updated_at,
+            seq: None,
+        }
+    }
+}
+
+/// The inbox's categories; the contract files notifications by their `type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    OrderUpdates,
+    Delivery,
+    Other,
+}
+
+impl Category {
+    /// `order_status` → order updates, `delivery` → delivery, anything else → other.
+    pub fn of_type(kind: &str) -> Category {
+        match kind {
+            notification_types::ORDER_STATUS | notification_types::ORDER_STATUS_CHANGED => Category::OrderUpdates,
+            notification_types::DELIVERY => Category::Delivery,
+            _ => Category::Other,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::OrderUpdates => "order_updates",
+            Category::Delivery => "delivery",
+            Category::Other => "other",
+        }
+    }
+}
+
+/// One notification in the inbox.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InboxItem {
+    pub id: String,
+    pub category: Category,
+    /// The wire `type`, kept for the UI's icon choice.
+    pub kind: String,
+    pub title: String,
+    pub message: String,
+    pub order_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub read: bool,
+}
+
+/// The notification inbox, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Inbox {
+    pub items: Vec<InboxItem>,
+    pub unread: usize,
+}
+
+impl Inbox {
+    /// Unread items per category, for the inbox's tabs.
+    pub fn unread_in(&self, category: Category) -> usize {
+        self.items.iter().filter(|i| !i.read && i.category == category).count()
+    }
+}
+
+/// The state of the live link, as the user should understand it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum LinkState {
+    /// Trying to (re)connect: shown as "Reconnecting" for the first ~10 s of an outage.
+    #[serde(rename_all = "camelCase")]
+    Connecting { attempt: u32, next_retry_at: Option<DateTime<Utc>> },
+    /// Connected, caught up, rooms joined: updates arrive as they happen.
+    #[serde(rename_all = "camelCase")]
+    Live { since: DateTime<Utc> },
+    /// Away for longer: the reason in words, while retries go on in the background.
+    #[serde(rename_all = "camelCase")]
+    Offline { reason: String, attempt: u32, next_retry_at: Option<DateTime<Utc>> },
+    /// No session: the user must log in.
+    LoggedOut,
+}
+
+impl LinkState {
+    pub fn name(&self) -> &'static str {
+        match self {
+            LinkState::Connecting { .. } => "connecting",
+            LinkState::Live { .. } => "live",
+            LinkState::Offline { .. } => "offline",
+            LinkState::LoggedOut => "logged_out",
+        }
+    }
+
+    pub fn is_live(&self) -> bool {
+        matches!(self, LinkState::Live { .. })
+    }
+}
+
+/// Everything the UI draws.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ViewState {
+    /// Newest first (by creation time).
+    pub orders: Vec<OrderView>,
+    pub stats: Stats,
+    pub inbox: Inbox,
+    pub link: LinkState,
+    /// The last time anything fresh came from the backend (a live event or a catch-up).
+    pub last_update_at: Option<DateTime<Utc>>,
+    /// Orders whose room the user follows (the detail page being open, for example).
+    pub watched: Vec<String>,
+}
+
+impl Default for ViewState {
+    fn default() -> Self {
+        ViewState {
+            orders: Vec::new(),
+            stats: Stats::default(),
+            inbox: Inbox::default(),
+            link: LinkState::LoggedOut,
+            last_update_at: None,
+            watched: Vec::new(),
+        }
+    }
+}
+
+/// A change to the view state, sent by the shell to the UI. Applying every patch in order to the state of the
+/// last `Reset` gives the engine's current state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Patch {
+    /// The whole state (start, cache load, login, logout).
+    Reset {
+        state: Box<ViewState>,
+    },
+    /// An order appeared or changed.
+    Order {
+        order: Box<OrderView>,
+        source: Source,
+    },
+    /// An order's delivery changed (driver, ETA, location).
+    #[serde(rename_all = "camelCase")]
+    Delivery {
+        order_id: String,
+        delivery: Delivery,
+        source: Source,
+    },
+    /// An order is gone from the backend.
+    #[serde(rename_all = "camelCase")]
+    OrderRemoved {
+        order_id: String,
+    },
+    /// A new notification arrived.
+    Notification {
+        item: InboxItem,
+        unread: usize,
+    },
+    /// Read state changed (mark read, mark all read, sync with the server).
+    Inbox {
+        inbox: Inbox,
+    },
+    Stats {
+        stats: Stats,
+    },
+    #[serde(rename_all = "camelCase")]
+    Link {
+        link: LinkState,
+        last_update_at: Option<DateTime<Utc>>,
+    },
+    Watched {
+        watched: Vec<String>,
+    },
+}
+
+impl ViewState {
+    /// Applies a patch, as the UI does; lets tests check that patches and snapshots agree.
+    pub fn patch(&mut self, patch: &Patch) {
+        match patch {
+            Patch::Reset { state } => *self = (**state).clone(),
+            Patch::Order { order, .. } => match self.orders.iter_mut().find(|o| o.id == order.id) {
+                Some(o) => *o = (**order).clone(),
+                None => {
+                    self.orders.push((**order).clone());
+                    self.orders.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
+                }
+            },
+            Patch::Delivery { order_id, delivery, .. } => {
+                if let Some(o) = self.orders.iter_mut().find(|o| &o.id == order_id) {
+                    o.delivery = Some(delivery.clone());
+                }
+            }
+            Patch::OrderRemoved { order_id } => self.orders.retain(|o| &o.id != order_id),
+            Patch::Notification { item, unread } => {
+                self.inbox.items.insert(0, item.clone());
+                self.inbox.unread = *unread;
+            }
+            Patch::Inbox { inbox } => self.inbox = inbox.clone(),
+            Patch::Stats { stats } => self.stats = *stats,
+            Patch::Link { link, last_update_at } => {
+                self.link = link.clone();
+                self.last_update_at = *last_update_at;
+            }
+            Patch::Watched { watched } => self.watched = watched.clone(),
+        }
+    }
+}
