@@ -1,1 +1,54 @@
-fn main() {}
+//! `cargo xtask`: everything that is not a plain `cargo build`: set up a machine, build the wasm UI and the
+//! app, run the app against the embedded backend, run every check, benchmarks, bundles and icons.
+//!
+//! Each command is one module. Commands print what they run, so a failure names the step that failed.
+
+mod build;
+mod bench;
+mod bundle;
+mod icons;
+mod run;
+mod setup;
+mod test;
+mod util;
+
+use anyhow::{bail, Result};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+  setup               install what this machine lacks (apt packages, wasm toolchain, wasm-bindgen,
+                      tauri-driver, npm packages of the test peers); seconds when all is there
+  build [--release]   build the UI to wasm and the app; the last line printed is the app binary
+  run [--release]     set up, build, start order-server --demo on 127.0.0.1:5001 and the app against it
+  test                set up, then fmt, clippy, unit, integration and end-to-end tests (headless if needed)
+  bench [server|client|app]   run the benchmarks and print their tables
+  bundle              build the .deb with tauri-cli (installed on demand, ~11 min the first time)
+  icons               regenerate icons/ from icons/source.png
+";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    let release = rest.contains(&"--release");
+    match args.first().map(String::as_str) {
+        Some("setup") => setup::run(),
+        Some("build") => {
+            setup::run()?;
+            let bin = build::all(build::Profile::from_flag(release))?;
+            println!("{}", bin.display());
+            Ok(())
+        }
+        Some("build-ui") => build::ui(build::Profile::from_flag(release)),
+        Some("run") => run::run(build::Profile::from_flag(release)),
+        Some("test") => test::run(),
+        Some("bench") => bench::run(&rest),
+        Some("bundle") => bundle::run(),
+        Some("icons") => icons::run(),
+        Some("help" | "--help" | "-h") | None => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+}

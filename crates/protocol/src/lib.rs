@@ -9,6 +9,7 @@ pub mod events;
 mod ids;
 pub mod model;
 pub mod rest;
+pub mod shell;
 pub mod view;
 
 pub use events::*;

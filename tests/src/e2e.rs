@@ -1,0 +1,94 @@
+//! The real app, end to end: `tauri-driver` (which drives WebKitWebDriver) launches the built `live-orders`
+//! binary in the real webview; tests talk WebDriver to it through fantoccini, a keep-alive client (tauri-
+//! driver's proxy drops requests of clients that open a connection per request).
+//!
+//! Each [`AppSession`] has its own tauri-driver on free ports and its own HOME and XDG dirs, so the app's
+//! settings, cache and logs of one test never meet another's, nor the developer's.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use crate::procs::{free_port, project_root, target_dir, wait_for_port, workspace_binary, Proc, TempDir};
+
+/// How long an element may take to appear: generous, the machine running CI may be busy.
+pub const UI_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub struct AppSession {
+    pub client: Client,
+    /// Declared before `home` so the driver (and the app) stop before the dir is removed.
+    driver: Proc,
+    pub home: TempDir,
+}
+
+impl AppSession {
+    /// Launches the app with `LIVE_ORDERS_API_URL=api_url` and the given extra environment.
+    pub async fn launch(api_url: &str, env: &[(&str, &str)]) -> Result<AppSession> {
+        let home = TempDir::new("app-home");
+        Self::launch_in(home, api_url, env).await
+    }
+
+    /// Same, in a given home (to restart the app over the state an earlier session left).
+    pub async fn launch_in(home: TempDir, api_url: &str, env: &[(&str, &str)]) -> Result<AppSession> {
+        let app = workspace_binary("live-orders")?;
+        let (port, native_port) = (free_port(), free_port());
+        let h = home.path();
+        let mut cmd = Command::new("tauri-driver");
+        cmd.args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .env("LIVE_ORDERS_API_URL", api_url)
+            .env("HOME", h)
+            .env("XDG_CONFIG_HOME", h.join(".config"))
+            .env("XDG_DATA_HOME", h.join(".local/share"))
+            .env("XDG_CACHE_HOME", h.join(".cache"))
+            .env("XDG_STATE_HOME", h.join(".local/state"))
+            .env("RUST_LOG", "info");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let driver = Proc::spawn("tauri-driver", &mut cmd).context("tauri-driver is missing: run `cargo xtask setup`")?;
+        wait_for_port(SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(30))?;
+
+        let mut caps = serde_json::Map::new();
+        caps.insert("tauri:options".into(), serde_json::json!({ "application": app }));
+        caps.insert("browserName".into(), "wry".into());
+        let client = ClientBuilder::native()
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .context("opening a WebDriver session on the app")?;
+        Ok(AppSession { client, driver, home })
+    }
+
+    /// The text of the first element matching `css`, once it exists.
+    pub async fn text_of(&self, css: &str) -> Result<String> {
+        let el = self.client.wait().at_most(UI_TIMEOUT).for_element(Locator::Css(css)).await
+            .with_context(|| format!("no element `{css}` within {UI_TIMEOUT:?}"))?;
+        Ok(el.text().await?)
+    }
+
+    /// Saves a screenshot of the window under `target/e2e/<name>.png` and returns its path.
+    pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
+        let png = self.client.screenshot().await?;
+        let dir = target_dir().join("e2e");
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png)?;
+        Ok(path)
+    }
+
+    /// Ends the WebDriver session (which closes the app), then tauri-driver.
+    pub async fn close(mut self) -> Result<()> {
+        let result = self.client.clone().close().await;
+        self.driver.stop();
+        result.map_err(Into::into)
+    }
+}
+
+/// Where the README's screenshots live.
+pub fn docs_dir() -> PathBuf {
+    project_root().join("docs")
+}

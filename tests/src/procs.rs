@@ -1,0 +1,180 @@
+//! Child processes for tests: started in their own process group and ended (group and all) on drop, so a
+//! failing test leaves nothing running.
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+/// The workspace root.
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is one level below the root").to_owned()
+}
+
+/// The target dir the binaries under test were built into.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| project_root().join("target"))
+}
+
+/// A binary of this workspace, built by `cargo xtask test` (or `cargo build -p <package>`) before the tests.
+pub fn workspace_binary(name: &str) -> Result<PathBuf> {
+    let path = target_dir().join("debug").join(name);
+    if !path.exists() {
+        bail!("{} is not built: run `cargo xtask test` (or `cargo build -p {name}`)", path.display());
+    }
+    Ok(path)
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("binding port 0")
+}
+
+/// Waits until something accepts TCP connections on `addr`.
+pub fn wait_for_port(addr: SocketAddr, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        if Instant::now() > deadline {
+            bail!("nothing listened on {addr} within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+/// A running child process; it and its process group are ended on drop.
+pub struct Proc {
+    pub name: String,
+    child: Child,
+    lines: Option<mpsc::Receiver<String>>,
+}
+
+impl Proc {
+    /// Starts `cmd` in a process group of its own, with stdout captured line by line.
+    pub fn spawn(name: &str, cmd: &mut Command) -> Result<Proc> {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0).stdout(Stdio::piped()).stdin(Stdio::null());
+        let mut child = cmd.spawn().with_context(|| format!("starting {name}"))?;
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, rx) = mpsc::channel();
+        let tag = name.to_owned();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                eprintln!("[{tag}] {line}");
+                if tx.send(line).is_err() {
+                    // Nobody reads any more; keep draining so the child never blocks on a full pipe.
+                }
+            }
+        });
+        Ok(Proc { name: name.to_owned(), child, lines: Some(rx) })
+    }
+
+    /// Waits for a stdout line containing `needle` and returns it.
+    pub fn wait_for_line(&mut self, needle: &str, timeout: Duration) -> Result<String> {
+        let rx = self.lines.as_ref().ok_or_else(|| anyhow!("{}: stdout not captured", self.name))?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return Ok(line),
+                Ok(_) => continue,
+                Err(mpsc::RecvTimeoutError::Timeout) => bail!("{}: no line with {needle:?} within {timeout:?}", self.name),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = self.child.wait()?;
+                    bail!("{} exited ({status}) before printing {needle:?}", self.name)
+                }
+            }
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Ends the process group: SIGTERM, then SIGKILL if it lingers.
+    pub fn stop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.child.wait();
+    }
+
+    /// Kills the process at once (`kill -9`), as a crash would.
+    pub fn kill_hard(&mut self) {
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.child.id())]).status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A real `order-server` binary on a free loopback port with its database in `dir`.
+pub struct OrderServer {
+    pub proc: Proc,
+    pub addr: SocketAddr,
+}
+
+impl OrderServer {
+    /// Starts `order-server --seed` (plus `extra` arguments) with its data in `dir`.
+    pub fn start(dir: &Path, extra: &[&str]) -> Result<OrderServer> {
+        Self::start_at(dir, "127.0.0.1:0", extra)
+    }
+
+    /// Same, on a given address (to restart a server where its clients expect it).
+    pub fn start_at(dir: &Path, addr: &str, extra: &[&str]) -> Result<OrderServer> {
+        let mut cmd = Command::new(workspace_binary("order-server")?);
+        cmd.args(["--seed", "--addr", addr, "--db"])
+            .arg(dir.join("orders.db"))
+            .args(extra)
+            .env("RUST_LOG", "order_server=info");
+        let mut proc = Proc::spawn("order-server", &mut cmd)?;
+        let line = proc.wait_for_line("listening on http://", Duration::from_secs(60))?;
+        let addr = line.rsplit("http://").next().unwrap_or_default().trim().parse().context("order-server's address")?;
+        Ok(OrderServer { proc, addr })
+    }
+
+    pub fn api_url(&self) -> String {
+        format!("http://{}/api", self.addr)
+    }
+}
+
+/// A fresh temporary directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("live-orders-{label}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("creating a temp dir");
+        TempDir(dir)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -1,0 +1,23 @@
+//! `cargo xtask bench [server|client|app]`: benchmarks that print their figures side by side.
+//! Performance targets live here, never in timed tests.
+
+use anyhow::{bail, Result};
+
+use crate::util;
+
+pub fn run(args: &[&str]) -> Result<()> {
+    let which: Vec<&str> = match args.iter().find(|a| !a.starts_with('-')) {
+        Some(w) => vec![*w],
+        None => vec!["server", "client"],
+    };
+    crate::setup::run()?;
+    for w in which {
+        let package = match w {
+            "server" => "order-server",
+            "client" => "order-client",
+            other => bail!("unknown benchmark `{other}` (server, client)"),
+        };
+        util::run(util::cargo().args(["bench", "--locked", "-p", package]))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! `cargo xtask test`: the one command that says whether the project is good. Its exit code says it all.
+//!
+//! Order: setup, format, the UI build (the shell embeds it, so clippy needs it), clippy on everything, the
+//! binaries the tests start, then every unit, integration and end-to-end test. Without a display the tests
+//! run under a private Xvfb; they always run in a private D-Bus session, so notifications, the tray and the
+//! Secret Service they start never touch the developer's own desktop.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::build::{self, Profile};
+use crate::setup;
+use crate::util::{self, have};
+
+pub fn run() -> Result<()> {
+    let started = Instant::now();
+    setup::run()?;
+    util::run(util::cargo().args(["fmt", "--all", "--check"]))?;
+    build::ui(Profile::Debug)?;
+    util::run(util::cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
+    build::app(Profile::Debug)?;
+
+    let _xvfb = if std::env::var_os("DISPLAY").is_none() { Some(Xvfb::start()?) } else { None };
+    let mut cmd = Command::new("dbus-run-session");
+    cmd.current_dir(util::project_root()).arg("--").arg(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.args(["test", "--workspace", "--locked", "--no-fail-fast"]);
+    if let Some(x) = &_xvfb {
+        cmd.env("DISPLAY", &x.display);
+    }
+    util::run(&mut cmd)?;
+    eprintln!("xtask test: all checks passed in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+/// A private X server for the end-to-end tests; stopped when dropped.
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start() -> Result<Xvfb> {
+        if !have("Xvfb") {
+            bail!("Xvfb is missing: run `cargo xtask setup`");
+        }
+        let n = (90..200)
+            .find(|n| {
+                !PathBuf::from(format!("/tmp/.X11-unix/X{n}")).exists() && !PathBuf::from(format!("/tmp/.X{n}-lock")).exists()
+            })
+            .context("no free X display number between :90 and :199")?;
+        let display = format!(":{n}");
+        let child = Command::new("Xvfb")
+            .args([&display, "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting Xvfb")?;
+        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !socket.exists() {
+            if Instant::now() > deadline {
+                bail!("Xvfb did not come up on {display} within 15 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("xtask test: no DISPLAY, the end-to-end tests run under Xvfb {display}");
+        Ok(Xvfb { child, display })
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
