@@ -27,7 +27,7 @@ pub fn app(ctx: AppCtx) -> Router {
         .merge(orders::router())
         .merge(notifications::router())
         .merge(health::router())
-        .fallback(|method: Method, uri: axum::http::Uri| async move {
+        .fallback(|method: Method, axum::extract::OriginalUri(uri): axum::extract::OriginalUri| async move {
             ApiError::NotFound(format!("no route for {method} {}", uri.path()))
         });
     let body_limit = ctx.max_body_bytes;

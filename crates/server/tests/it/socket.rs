@@ -1,0 +1,202 @@
+//! Socket.IO end to end with rust_socketio 0.6 against a real server on loopback: auth, rooms, the events of
+//! one change in CONTRACT.md's order, `seq`, refusals, rate limits and garbage.
+
+use order_protocol::Status;
+use serde_json::{json, Value};
+
+use crate::support::{get_json, http, login, open_order, set_status, Got, RsClient, TestServer};
+
+async fn expect_events(client: &mut RsClient, names: &[&str]) -> Vec<Value> {
+    let mut payloads = Vec::new();
+    for expected in names {
+        let (name, payload) = client.event().await;
+        assert_eq!(&name, expected, "event order; got {name} {payload}");
+        payloads.push(payload);
+    }
+    let seq = payloads[0]["seq"].as_u64().expect("seq");
+    assert!(payloads.iter().all(|p| p["seq"] == seq), "one change, one seq");
+    payloads
+}
+
+#[tokio::test]
+async fn a_customer_gets_each_change_once_in_contract_order() {
+    let s = TestServer::start().await;
+    let alice = login(&s.api(), "alice@example.com", "alice-pass").await;
+    let owner = login(&s.api(), "owner@example.com", "owner-pass").await;
+    let order = open_order(&s.api(), &alice.token).await;
+
+    let mut c = RsClient::connect(&s.base(), Some(&alice.token)).await;
+    c.connected().await;
+    let (name, status) = c.event().await;
+    assert_eq!(name, "connection_status");
+    assert_eq!((status["connected"].as_bool(), status["userId"].as_str()), (Some(true), Some(alice.user.id.as_str())));
+    let ack = c.emit_ack("join_order_room", json!(order.id)).await;
+    assert_eq!(ack, json!({"success": true, "room": format!("order_{}", order.id)}));
+
+    let next = order.status.next().unwrap();
+    let (code, _) = set_status(&s.api(), &owner.token, &order.id, next.as_str()).await;
+    assert_eq!(code, 200);
+    let p = expect_events(
+        &mut c,
+        &["customer_order_update", "single_order_update", "customer_notification", "order_stats_update"],
+    )
+    .await;
+    let first_seq = p[0]["seq"].as_u64().unwrap();
+    assert_eq!(p[0], p[1], "both updates carry the same payload");
+    assert_eq!(p[0]["status"], next.as_str());
+    assert_eq!(p[0]["statusDisplay"], next.display());
+    assert_eq!(p[0]["progress"], next.progress());
+    assert_eq!(p[0]["order"]["_id"], order.id.as_str());
+    assert_eq!(p[2]["type"], "order_status");
+    assert_eq!(p[2]["orderId"], order.id.as_str());
+    assert_eq!(p[3]["total"], 3);
+
+    // A delivery change: one delivery_update although the socket is in both the customer and the order room.
+    let res = http()
+        .patch(format!("{}/orders/{}/delivery", s.api(), order.id))
+        .bearer_auth(&owner.token)
+        .json(&json!({"driver": {"name": "Sam", "phone": "555"}, "location": {"lat": 1.5, "lng": 2.5}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let p = expect_events(
+        &mut c,
+        &["customer_order_update", "single_order_update", "delivery_update", "customer_notification"],
+    )
+    .await;
+    assert!(p[0]["seq"].as_u64().unwrap() > first_seq, "seq increases");
+    assert_eq!(p[2]["driver"], json!({"name": "Sam", "phone": "555"}));
+    assert_eq!(p[2]["location"], json!({"lat": 1.5, "lng": 2.5}));
+    assert_eq!((p[3]["type"].as_str(), p[3]["title"].as_str()), (Some("delivery"), Some("Driver assigned")));
+
+    set_status(&s.api(), &owner.token, &order.id, "cancelled").await;
+    let (name, payload) = c.event().await;
+    assert_eq!(name, "customer_order_update", "no duplicate delivery_update before the next change");
+    assert_eq!(payload["status"], "cancelled");
+    c.close().await;
+    s.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_bad_or_missing_token_is_refused_with_an_authentication_error() {
+    let s = TestServer::start().await;
+    let alice = login(&s.api(), "alice@example.com", "alice-pass").await;
+    let expired = s.server.ctx().keys.issue_with_exp(&alice.user, chrono::Utc::now().timestamp() - 3600);
+    for token in [None, Some("not-a-jwt"), Some(expired.as_str())] {
+        let mut c = RsClient::connect(&s.base(), token).await;
+        match c.next().await {
+            Got::Error(e) => assert!(e.contains("Authentication error"), "{token:?}: {e}"),
+            other => panic!("{token:?} was not refused: {other:?}"),
+        }
+        c.close().await;
+    }
+    s.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn another_customers_order_room_is_refused_and_nothing_leaks() {
+    let s = TestServer::start().await;
+    let alice = login(&s.api(), "alice@example.com", "alice-pass").await;
+    let bob = login(&s.api(), "bob@example.com", "bob-pass").await;
+    let owner = login(&s.api(), "owner@example.com", "owner-pass").await;
+    let bobs = open_order(&s.api(), &bob.token).await;
+    let alices = open_order(&s.api(), &alice.token).await;
+
+    let mut c = RsClient::connect(&s.base(), Some(&alice.token)).await;
+    c.connected().await;
+    assert_eq!(c.event().await.0, "connection_status");
+    let ack = c.emit_ack("join_order_room", json!({"orderId": bobs.id})).await;
+    assert_eq!(ack, json!({"success": false, "error": "this order is not yours"}));
+    let ack = c.emit_ack("join_order_room", json!("no-such-order")).await;
+    assert_eq!(ack["success"], false);
+    let ack = c.emit_ack("join_order_room", json!(42)).await;
+    assert_eq!(ack["success"], false, "a wrong type is refused, not a crash");
+
+    set_status(&s.api(), &owner.token, &bobs.id, bobs.status.next().unwrap().as_str()).await;
+    set_status(&s.api(), &owner.token, &alices.id, "cancelled").await;
+    let (name, payload) = c.event().await;
+    assert_eq!((name.as_str(), payload["orderId"].as_str()), ("customer_order_update", Some(alices.id.as_str())));
+    c.close().await;
+    s.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn store_owners_get_notifications_and_store_wide_stats() {
+    let s = TestServer::start().await;
+    let alice = login(&s.api(), "alice@example.com", "alice-pass").await;
+    let owner = login(&s.api(), "owner@example.com", "owner-pass").await;
+    let order = open_order(&s.api(), &alice.token).await;
+    let mut c = RsClient::connect(&s.base(), Some(&owner.token)).await;
+    c.connected().await;
+    assert_eq!(c.event().await.0, "connection_status");
+    let ack = c.emit_ack("join_order_room", json!(order.id)).await;
+    assert_eq!(ack["success"], true, "an owner may watch any order");
+
+    set_status(&s.api(), &owner.token, &order.id, "cancelled").await;
+    // Cancelling also cancels the delivery, hence the delivery_update (the owner is in the order's room).
+    let p =
+        expect_events(&mut c, &["single_order_update", "delivery_update", "order_notification", "order_stats_update"])
+            .await;
+    assert_eq!(p[1]["deliveryStatus"], "cancelled");
+    assert_eq!(p[2]["type"], "order_status_changed");
+    assert_eq!(
+        (p[2]["customerId"].as_str(), p[2]["status"].as_str()),
+        (Some(alice.user.id.as_str()), Some("cancelled"))
+    );
+    assert_eq!(p[3]["total"], 6);
+    let (_, orders) = get_json(&s.api(), &owner.token, "/orders").await;
+    let cancelled = orders.as_array().unwrap().iter().filter(|o| o["status"] == Status::Cancelled.as_str()).count();
+    assert_eq!(p[3]["cancelled"], cancelled);
+    c.close().await;
+    s.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_flooding_socket_is_throttled() {
+    let s = TestServer::start_with(|c| {
+        c.socket_events_per_second = 1;
+        c.socket_event_burst = 3;
+    })
+    .await;
+    let alice = login(&s.api(), "alice@example.com", "alice-pass").await;
+    let order = open_order(&s.api(), &alice.token).await;
+    let mut c = RsClient::connect(&s.base(), Some(&alice.token)).await;
+    c.connected().await;
+    let mut refused = 0;
+    for _ in 0..8 {
+        let ack = c.emit_ack("join_order_room", json!(order.id)).await;
+        if ack["success"] == false {
+            assert_eq!(ack["error"], "too many events; slow down");
+            refused += 1;
+        }
+    }
+    assert!(refused >= 4, "a burst of 3 at 1/s lets at most a few through; refused {refused}");
+    c.close().await;
+    s.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn garbage_packets_are_dropped_and_the_server_keeps_serving() {
+    let s = TestServer::start().await;
+    let alice = login(&s.api(), "alice@example.com", "alice-pass").await;
+    let url = format!("{}/socket.io/?EIO=4&transport=polling", s.base());
+    let open = http().get(&url).send().await.unwrap().text().await.unwrap();
+    let handshake: Value = serde_json::from_str(open.trim_start_matches('0')).expect("engine.io open packet");
+    let sid = handshake["sid"].as_str().unwrap();
+    for garbage in ["4zz[[[", "42[\"join_order_room\",", "\u{0}\u{1}binary?", "99999"] {
+        let res = http().post(format!("{url}&sid={sid}")).body(garbage).send().await.unwrap();
+        assert!(res.status().as_u16() < 500, "garbage answered with {}", res.status());
+    }
+    let huge = format!("40{}", json!({"token": "x".repeat(200 * 1024)}));
+    let res = http().post(format!("{url}&sid={sid}")).body(huge).send().await.unwrap();
+    assert!(res.status().is_client_error() || res.status().is_success(), "{}", res.status());
+
+    let (code, _) = get_json(&s.api(), &alice.token, "/orders").await;
+    assert_eq!(code, 200);
+    let mut c = RsClient::connect(&s.base(), Some(&alice.token)).await;
+    c.connected().await;
+    assert_eq!(c.event().await.0, "connection_status");
+    c.close().await;
+    s.server.shutdown().await;
+}
