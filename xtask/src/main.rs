@@ -10,6 +10,8 @@ mod icons;
 mod run;
 mod setup;
 mod test;
+#[cfg(test)]
+mod tidy;
 mod util;
 
 use anyhow::{bail, Result};
