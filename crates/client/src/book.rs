@@ -79,6 +79,8 @@ pub struct Notify {
     pub title: String,
     pub body: String,
     pub order_id: Option<String>,
+    /// The inbox category, for the per-category notification switches.
+    pub category: Category,
 }
 
 /// What the engine must do after an input; the reducer does none of it itself.
@@ -432,6 +434,7 @@ impl OrderBook {
             title: item.title.clone(),
             body: item.message.clone(),
             order_id: item.order_id.clone(),
+            category: item.category,
         }));
         fx.push(ui(Patch::Notification { item, unread: self.unread() }, seq));
     }

@@ -43,6 +43,7 @@
 //! ```
 
 pub mod api;
+pub mod attention;
 pub mod backoff;
 pub mod book;
 pub mod cache;

@@ -16,3 +16,85 @@ pub struct BackendStatus {
     /// The app's version.
     pub app_version: String,
 }
+
+/// When native notifications are raised.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyPolicy {
+    /// For every update, even with the window in front.
+    Always,
+    /// Only while the window is unfocused, minimized or hidden in the tray (the default).
+    #[default]
+    WhenUnfocused,
+    Never,
+}
+
+/// Per-category switches for native notifications.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct NotifyCategories {
+    pub order_updates: bool,
+    pub delivery: bool,
+    pub other: bool,
+}
+
+impl Default for NotifyCategories {
+    fn default() -> Self {
+        NotifyCategories { order_updates: true, delivery: true, other: true }
+    }
+}
+
+/// The app's settings, kept by the shell in the platform's config dir.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Settings {
+    /// The backend chosen in the app; `LIVE_ORDERS_API_URL` wins over it.
+    pub api_url: Option<String>,
+    pub notify_policy: NotifyPolicy,
+    pub notify_categories: NotifyCategories,
+    /// Notifications paused from the tray menu (until resumed).
+    pub notifications_paused: bool,
+    /// Closing the window hides it to the tray and keeps the link alive.
+    pub close_to_tray: bool,
+}
+
+/// Who is signed in, and where the session is kept.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionInfo {
+    pub api_url: String,
+    /// The signed-in user's name and email, when known.
+    pub user_name: Option<String>,
+    pub user_email: Option<String>,
+    /// Why the OS keychain cannot be used, when it cannot: the session then lasts until the app quits.
+    pub keychain_problem: Option<String>,
+    /// Why the last session ended (an expired or revoked token), to show on the login screen.
+    pub logged_out_reason: Option<String>,
+}
+
+/// What kind of failure a command reports, so the UI picks its words without matching strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Wrong email or password.
+    BadCredentials,
+    /// The backend cannot be reached.
+    Unreachable,
+    /// Too many login attempts: wait and try again.
+    TooManyAttempts,
+    /// The session ended; log in again.
+    LoggedOut,
+    /// The backend refused or failed, with its message.
+    Server,
+    /// Bad input from the UI (an empty field, a malformed URL).
+    Invalid,
+    /// Anything else.
+    Internal,
+}
+
+/// A command's failure, as the UI receives it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CommandError {
+    pub code: ErrorCode,
+    pub message: String,
+}

@@ -1,0 +1,126 @@
+//! Decisions about the user's attention that a shell must not make itself: whether an update deserves a
+//! native notification now, what the tray says, and how a failure is explained on screen.
+
+use order_protocol::shell::{CommandError, ErrorCode, NotifyPolicy, Settings};
+use order_protocol::Category;
+
+use crate::api::ApiError;
+use crate::engine::EngineError;
+
+/// How visible the app's window is right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WindowState {
+    pub visible: bool,
+    pub minimized: bool,
+    pub focused: bool,
+}
+
+impl WindowState {
+    /// In front of the user: a toast in the window is enough.
+    pub fn in_front(self) -> bool {
+        self.visible && !self.minimized && self.focused
+    }
+}
+
+/// Whether a notification of `category` is raised natively, given the settings and the window.
+pub fn should_notify(settings: &Settings, window: WindowState, category: Category) -> bool {
+    let wanted = match category {
+        Category::OrderUpdates => settings.notify_categories.order_updates,
+        Category::Delivery => settings.notify_categories.delivery,
+        Category::Other => settings.notify_categories.other,
+    };
+    wanted
+        && !settings.notifications_paused
+        && match settings.notify_policy {
+            NotifyPolicy::Always => true,
+            NotifyPolicy::WhenUnfocused => !window.in_front(),
+            NotifyPolicy::Never => false,
+        }
+}
+
+/// The tray icon's tooltip.
+pub fn tray_tooltip(unread: usize, paused: bool) -> String {
+    let unread = match unread {
+        0 => "no unread updates".to_owned(),
+        1 => "1 unread update".to_owned(),
+        n => format!("{n} unread updates"),
+    };
+    if paused {
+        format!("Live Orders: {unread} (notifications paused)")
+    } else {
+        format!("Live Orders: {unread}")
+    }
+}
+
+/// A REST failure as the UI shows it: a code to choose the words, and the details.
+pub fn api_error(e: &ApiError) -> CommandError {
+    let (code, message) = match e {
+        ApiError::Network(m) => (ErrorCode::Unreachable, format!("The server cannot be reached ({m}).")),
+        ApiError::Unauthorized(m) => (ErrorCode::BadCredentials, m.clone()),
+        ApiError::Status { status: 429, message } => (ErrorCode::TooManyAttempts, message.clone()),
+        ApiError::Status { status: 400 | 422, message } => (ErrorCode::Invalid, message.clone()),
+        ApiError::Status { message, .. } => (ErrorCode::Server, message.clone()),
+        ApiError::Decode(m) => (ErrorCode::Server, m.clone()),
+    };
+    CommandError { code, message }
+}
+
+/// An engine failure as the UI shows it.
+pub fn engine_error(e: &EngineError) -> CommandError {
+    match e {
+        EngineError::Api(a) => api_error(a),
+        other => CommandError { code: ErrorCode::Internal, message: other.to_string() },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FRONT: WindowState = WindowState { visible: true, minimized: false, focused: true };
+    const MINIMIZED: WindowState = WindowState { visible: true, minimized: true, focused: false };
+    const TRAY: WindowState = WindowState { visible: false, minimized: false, focused: false };
+    const BEHIND: WindowState = WindowState { visible: true, minimized: false, focused: false };
+
+    #[test]
+    fn the_default_notifies_only_when_the_window_is_not_in_front() {
+        let s = Settings::default();
+        let cases = [(FRONT, false), (MINIMIZED, true), (TRAY, true), (BEHIND, true)];
+        for (window, expected) in cases {
+            assert_eq!(should_notify(&s, window, Category::OrderUpdates), expected, "{window:?}");
+        }
+    }
+
+    #[test]
+    fn policy_pause_and_categories_are_obeyed() {
+        let always = Settings { notify_policy: NotifyPolicy::Always, ..Settings::default() };
+        assert!(should_notify(&always, FRONT, Category::Delivery));
+        let never = Settings { notify_policy: NotifyPolicy::Never, ..Settings::default() };
+        assert!(!should_notify(&never, TRAY, Category::Delivery));
+        let paused = Settings { notifications_paused: true, ..Settings::default() };
+        assert!(!should_notify(&paused, TRAY, Category::OrderUpdates));
+        let mut no_delivery = Settings::default();
+        no_delivery.notify_categories.delivery = false;
+        assert!(!should_notify(&no_delivery, TRAY, Category::Delivery));
+        assert!(should_notify(&no_delivery, TRAY, Category::OrderUpdates));
+    }
+
+    #[test]
+    fn failures_get_codes_the_ui_can_word() {
+        let cases = [
+            (ApiError::Network("connection refused".into()), ErrorCode::Unreachable),
+            (ApiError::Unauthorized("Invalid credentials".into()), ErrorCode::BadCredentials),
+            (ApiError::Status { status: 429, message: "Too many attempts".into() }, ErrorCode::TooManyAttempts),
+            (ApiError::Status { status: 500, message: "boom".into() }, ErrorCode::Server),
+        ];
+        for (e, code) in cases {
+            assert_eq!(api_error(&e).code, code, "{e}");
+        }
+    }
+
+    #[test]
+    fn the_tray_counts_unread_updates() {
+        assert_eq!(tray_tooltip(0, false), "Live Orders: no unread updates");
+        assert_eq!(tray_tooltip(3, true), "Live Orders: 3 unread updates (notifications paused)");
+    }
+}
