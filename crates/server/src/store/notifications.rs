@@ -13,12 +13,15 @@ fn audience(user: &User) -> String {
     }
 }
 
+/// A notification row: id, kind, title, message, order id, created at, read.
+type Row = (String, String, String, String, Option<String>, String, i64);
+
 /// How many notifications `GET /notifications` returns at most (newest first).
 const LIST_LIMIT: i64 = 200;
 
 impl Store {
     pub async fn notifications(&self, user: &User) -> Result<Vec<StoredNotification>> {
-        let rows: Vec<(String, String, String, String, Option<String>, String, i64)> = sqlx::query_as(
+        let rows: Vec<Row> = sqlx::query_as(
             "SELECT n.id, n.kind, n.title, n.message, n.order_id, n.created_at, \
                     EXISTS (SELECT 1 FROM notification_reads r WHERE r.notification_id = n.id AND r.user_id = ?) \
              FROM notifications n WHERE n.audience = ? ORDER BY n.seq DESC, n.id LIMIT ?",

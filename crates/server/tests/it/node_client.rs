@@ -67,7 +67,7 @@ async fn follows_one_change(transport: &str) {
     let connect = node.next().await;
     assert_eq!((connect["type"].as_str(), connect["transport"].as_str()), (Some("connect"), Some(transport)));
     // connection_status is emitted on connect; the join's ack follows.
-    let mut seen = vec![node.next().await, node.next().await];
+    let mut seen = [node.next().await, node.next().await];
     seen.sort_by_key(|v| v["type"].as_str().map(String::from));
     assert_eq!(seen[0]["ack"], serde_json::json!({"success": true, "room": format!("order_{}", order.id)}));
     assert_eq!(seen[1]["event"], "connection_status");

@@ -1,6 +1,5 @@
 //! Helpers shared by the tests: a seeded server in a temp dir, logins, and waiting for conditions.
 
-use std::future::Future;
 use std::time::Duration;
 
 use order_protocol::{LoginResponse, Order};
@@ -12,7 +11,8 @@ pub const WAIT: Duration = Duration::from_secs(30);
 
 pub struct TestServer {
     pub server: RunningServer,
-    pub dir: tempfile::TempDir,
+    /// Kept so the database lives as long as the server.
+    _dir: tempfile::TempDir,
 }
 
 impl TestServer {
@@ -25,7 +25,7 @@ impl TestServer {
         let mut config = ServerConfig::for_tests(dir.path().join("orders.db"));
         tweak(&mut config);
         let server = spawn(config).await.expect("server starts");
-        TestServer { server, dir }
+        TestServer { server, _dir: dir }
     }
 
     pub fn api(&self) -> String {
@@ -76,22 +76,6 @@ pub async fn open_order(api: &str, token: &str) -> Order {
     assert_eq!(status, 200);
     let orders: Vec<Order> = serde_json::from_value(body).expect("orders");
     orders.into_iter().find(|o| !o.status.is_final() && o.status.next().is_some()).expect("an open order")
-}
-
-/// Polls `check` until it returns `Some`, or panics with `what` after [`WAIT`].
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// What a rust_socketio client saw.
