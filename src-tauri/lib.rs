@@ -1,22 +1,27 @@
 //! The Live Orders shell: glue between the engine (`order-client`), the OS and the Yew UI.
 //!
-//! Every decision lives in `order-client`; this crate resolves where things are (the backend URL, the
-//! platform's dirs), answers the UI's few commands by calling the engine, and hands events back. Desktop-only
-//! parts sit behind `#[cfg(desktop)]`; `run` is also the mobile entry point.
+//! Every decision lives in `order-client`; this crate finds the platform's places (keychain, config and data
+//! dirs), starts the engine, answers the UI's few commands by calling it (`commands`), and carries the
+//! engine's events to the UI and to native notifications (`forward`). Desktop-only parts (tray, single
+//! instance, window state) sit behind `#[cfg(desktop)]`; `run` is also the mobile entry point.
 
 mod commands;
+mod forward;
+mod keychain;
+mod settings;
+mod state;
+#[cfg(desktop)]
+mod tray;
 
 use tauri::{Manager, Runtime};
 
-/// What every command can reach.
-pub struct AppState {
-    /// The engine's REST client for the configured backend.
-    pub api: order_client::Api,
-}
+pub use state::AppState;
+
+/// The event that carries view patches to the UI (a JSON array of `order_protocol::Patch`).
+pub const PATCHES_EVENT: &str = "view-patches";
 
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
-    init_tracing();
     if let Err(e) = run_app(tauri::Builder::default()) {
         tracing::error!("Live Orders stopped: {e}");
         eprintln!("Live Orders could not run: {e}");
@@ -26,21 +31,53 @@ pub fn run() {
 
 /// Builds and runs the app on any runtime, so tests can drive it with `tauri::test::mock_builder()`.
 pub fn run_app<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Result<()> {
+    #[cfg(desktop)]
+    let builder = builder
+        // A second launch focuses the first window instead of starting a second session.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| state::show_main_window(app)))
+        .plugin(tauri_plugin_window_state::Builder::default().build());
     builder
+        .plugin(tauri_plugin_notification::init())
         .setup(|app| {
-            let api_url = order_client::api::resolve_api_url(None);
-            tracing::info!(%api_url, "Live Orders starting");
-            app.manage(AppState { api: order_client::Api::new(&api_url) });
+            let handle = app.handle();
+            let log_dir = handle.path().app_log_dir()?;
+            init_tracing(&log_dir);
+            let state = AppState::new(handle)?;
+            app.manage(state);
+            #[cfg(desktop)]
+            tray::create(handle)?;
             Ok(())
         })
-        .invoke_handler(tauri::generate_handler![commands::backend_status])
+        .on_window_event(state::on_window_event)
+        .invoke_handler(tauri::generate_handler![
+            commands::backend_status,
+            commands::session_info,
+            commands::snapshot,
+            commands::login,
+            commands::logout,
+            commands::watch_order,
+            commands::unwatch_order,
+            commands::mark_read,
+            commands::mark_all_read,
+            commands::get_settings,
+            commands::save_settings,
+        ])
         .run(tauri::generate_context!())
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default: info for our crates, warnings for the rest).
-fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("warn,live_orders_lib=info,order_client=info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+/// Logs to stderr and to `live-orders.log` in the platform's log dir, filtered by `RUST_LOG` (default: info
+/// for our crates, warnings for the rest). No log line carries the token: it never prints itself.
+fn init_tracing(log_dir: &std::path::Path) {
+    use tracing_subscriber::{fmt, prelude::*, EnvFilter};
+    let filter = || {
+        EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| EnvFilter::new("warn,live_orders_lib=info,order_client=info"))
+    };
+    let file = std::fs::create_dir_all(log_dir)
+        .and_then(|_| std::fs::OpenOptions::new().create(true).append(true).open(log_dir.join("live-orders.log")));
+    let file_layer = file.ok().map(|f| fmt::layer().with_ansi(false).with_writer(std::sync::Mutex::new(f)).with_filter(filter()));
+    let _ = tracing_subscriber::registry()
+        .with(fmt::layer().with_writer(std::io::stderr).with_filter(filter()))
+        .with(file_layer)
+        .try_init();
 }

@@ -1,67 +1,120 @@
-//! The root component.
+//! The root: the store provider, the shell's events wired into it, the layout and the routes.
+//! Signed out, every route shows the login screen.
 
-use order_protocol::shell::BackendStatus;
+use order_protocol::shell::SessionInfo;
+use order_protocol::{LinkState, Patch, ViewState};
 use yew::prelude::*;
+use yew_router::prelude::*;
 
+use crate::components::{bell::Bell, link::LinkIndicator, toasts::Toasts};
 use crate::ipc;
+use crate::pages::{dashboard::Dashboard, login::Login, order::OrderPage, orders::Orders, settings::SettingsPage};
+use crate::store::{Action, Store, StoreHandle};
 
-#[derive(Clone, PartialEq)]
-enum Backend {
-    Checking,
-    Known(BackendStatus),
-    ShellError(String),
+#[derive(Clone, Routable, PartialEq)]
+pub enum Route {
+    #[at("/")]
+    Dashboard,
+    #[at("/orders")]
+    Orders,
+    #[at("/orders/:id")]
+    Order { id: String },
+    #[at("/settings")]
+    Settings,
+    #[not_found]
+    #[at("/404")]
+    NotFound,
+}
+
+/// Reloads the session and the whole state from the shell (start, login, logout).
+pub fn refresh(store: &StoreHandle) {
+    let store = store.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Ok(info) = ipc::invoke::<_, SessionInfo>("session_info", &()).await {
+            store.dispatch(Action::Session(info));
+        }
+        match ipc::invoke::<_, ViewState>("snapshot", &()).await {
+            Ok(view) => store.dispatch(Action::Snapshot(Box::new(view))),
+            Err(e) => web_sys::console::error_1(&format!("snapshot: {}", e.message).into()),
+        }
+    });
 }
 
 #[function_component(App)]
 pub fn app() -> Html {
-    let backend = use_state(|| Backend::Checking);
+    let store = use_reducer(Store::default);
     {
-        let backend = backend.clone();
+        let store = store.clone();
         use_effect_with((), move |_| {
-            wasm_bindgen_futures::spawn_local(async move {
-                let reply = ipc::invoke::<_, BackendStatus>("backend_status", &()).await;
-                backend.set(match reply {
-                    Ok(status) => Backend::Known(status),
-                    Err(e) => Backend::ShellError(e),
-                });
+            let s = store.clone();
+            ipc::listen::<Vec<Patch>>(crate_patches_event(), move |patches| {
+                // A session that ends on the server's side: fetch the reason for the login screen.
+                let logged_out = patches.iter().any(|p| matches!(p, Patch::Link { link: LinkState::LoggedOut, .. }));
+                s.dispatch(Action::Patches(patches));
+                if logged_out {
+                    let s = s.clone();
+                    wasm_bindgen_futures::spawn_local(async move {
+                        if let Ok(info) = ipc::invoke::<_, SessionInfo>("session_info", &()).await {
+                            s.dispatch(Action::Session(info));
+                        }
+                    });
+                }
             });
+            refresh(&store);
         });
     }
     html! {
+        <ContextProvider<StoreHandle> context={store}>
+            <HashRouter>
+                <Shell />
+            </HashRouter>
+        </ContextProvider<StoreHandle>>
+    }
+}
+
+/// The shell's patch event name (see `live_orders_lib::PATCHES_EVENT`).
+fn crate_patches_event() -> &'static str {
+    "view-patches"
+}
+
+#[function_component(Shell)]
+fn shell() -> Html {
+    let store = crate::store::use_store();
+    let signed_out = store.loaded && store.view.link == LinkState::LoggedOut;
+    let body = if !store.loaded {
+        html! { <p class="muted" id="loading">{ "Loading your orders…" }</p> }
+    } else if signed_out {
+        html! { <Login /> }
+    } else {
+        html! { <Switch<Route> render={switch} /> }
+    };
+    html! {
         <>
+            <a class="skip" href="#main">{ "Skip to content" }</a>
             <header class="top">
-                <h1>{ "Live Orders" }</h1>
+                <Link<Route> to={Route::Dashboard} classes="brand">{ "Live Orders" }</Link<Route>>
+                if store.loaded && !signed_out {
+                    <nav aria-label="Main">
+                        <Link<Route> to={Route::Dashboard}>{ "Dashboard" }</Link<Route>>
+                        <Link<Route> to={Route::Orders}>{ "Orders" }</Link<Route>>
+                        <Link<Route> to={Route::Settings}>{ "Settings" }</Link<Route>>
+                    </nav>
+                    <LinkIndicator />
+                    <Bell />
+                }
             </header>
-            <main>
-                { backend_card(&backend) }
-            </main>
+            <main id="main">{ body }</main>
+            <Toasts />
         </>
     }
 }
 
-fn backend_card(backend: &Backend) -> Html {
-    let (state, dot, text) = match backend {
-        Backend::Checking => ("checking", "connecting", "Checking the order backend…".to_owned()),
-        Backend::Known(BackendStatus { api_url, server_time: Some(t), .. }) => (
-            "up",
-            "live",
-            format!("Order backend at {api_url} is up (its clock: {})", t.format("%H:%M:%S UTC")),
-        ),
-        Backend::Known(BackendStatus { api_url, problem, .. }) => (
-            "down",
-            "offline",
-            format!("Order backend at {api_url} is not reachable: {}", problem.as_deref().unwrap_or("no answer")),
-        ),
-        Backend::ShellError(e) => ("down", "offline", format!("The app could not ask its backend: {e}")),
-    };
-    let version = match backend {
-        Backend::Known(s) => format!("Live Orders {}", s.app_version),
-        _ => String::new(),
-    };
-    html! {
-        <section class="card" id="backend-status" data-state={state} aria-live="polite">
-            <span class="link"><span class={classes!("dot", dot)} aria-hidden="true"></span>{ text }</span>
-            <p class="muted" id="app-version">{ version }</p>
-        </section>
+fn switch(route: Route) -> Html {
+    match route {
+        Route::Dashboard => html! { <Dashboard /> },
+        Route::Orders => html! { <Orders /> },
+        Route::Order { id } => html! { <OrderPage {id} /> },
+        Route::Settings => html! { <SettingsPage /> },
+        Route::NotFound => html! { <p>{ "Nothing here. " }<Link<Route> to={Route::Dashboard}>{ "Back to the dashboard" }</Link<Route>></p> },
     }
 }

@@ -1,5 +1,7 @@
-//! The bridge to the shell: Tauri's `invoke` (commands) through `window.__TAURI__`, typed with serde.
+//! The bridge to the shell: Tauri's `invoke` (commands) and `listen` (events) through `window.__TAURI__`,
+//! typed with serde. Command failures arrive as `CommandError` (a code and words).
 
+use order_protocol::shell::{CommandError, ErrorCode};
 use serde::{de::DeserializeOwned, Serialize};
 use wasm_bindgen::prelude::*;
 
@@ -7,23 +9,49 @@ use wasm_bindgen::prelude::*;
 extern "C" {
     #[wasm_bindgen(js_namespace = ["window", "__TAURI__", "core"], js_name = invoke, catch)]
     async fn tauri_invoke(cmd: &str, args: JsValue) -> Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(js_namespace = ["window", "__TAURI__", "event"], js_name = listen, catch)]
+    async fn tauri_listen(event: &str, handler: &Closure<dyn FnMut(JsValue)>) -> Result<JsValue, JsValue>;
 }
 
-/// Calls a shell command. An error is the message the shell sent (already in words for a person).
-pub async fn invoke<A: Serialize, R: DeserializeOwned>(cmd: &str, args: &A) -> Result<R, String> {
-    let args = serde_wasm_bindgen::to_value(args).map_err(|e| e.to_string())?;
+/// Calls a shell command.
+pub async fn invoke<A: Serialize, R: DeserializeOwned>(cmd: &str, args: &A) -> Result<R, CommandError> {
+    let args = serde_wasm_bindgen::to_value(args).map_err(internal)?;
     match tauri_invoke(cmd, args).await {
-        Ok(v) => serde_wasm_bindgen::from_value(v).map_err(|e| format!("unexpected reply to {cmd}: {e}")),
-        Err(e) => Err(error_text(e)),
+        Ok(v) => serde_wasm_bindgen::from_value(v).map_err(|e| internal(format!("unexpected reply to {cmd}: {e}"))),
+        Err(e) => Err(serde_wasm_bindgen::from_value::<CommandError>(e.clone()).unwrap_or_else(|_| {
+            internal(e.as_string().unwrap_or_else(|| "the app's shell did not answer".to_owned()))
+        })),
     }
 }
 
-fn error_text(e: JsValue) -> String {
-    if let Some(s) = e.as_string() {
-        return s;
-    }
-    js_sys::Reflect::get(&e, &JsValue::from_str("message"))
-        .ok()
-        .and_then(|m| m.as_string())
-        .unwrap_or_else(|| "the app's shell did not answer".to_owned())
+/// Calls a command whose reply the caller does not need; a failure is logged to the console.
+pub fn fire<A: Serialize + 'static>(cmd: &'static str, args: A) {
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Err(e) = invoke::<A, ()>(cmd, &args).await {
+            web_sys::console::warn_1(&format!("{cmd}: {}", e.message).into());
+        }
+    });
+}
+
+fn internal(e: impl ToString) -> CommandError {
+    CommandError { code: ErrorCode::Internal, message: e.to_string() }
+}
+
+/// Calls `handler` with the payload of every `event` the shell emits, for the life of the page.
+pub fn listen<T: DeserializeOwned + 'static>(event: &'static str, handler: impl Fn(T) + 'static) {
+    let closure = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
+        let payload = js_sys::Reflect::get(&e, &JsValue::from_str("payload")).unwrap_or(JsValue::NULL);
+        match serde_wasm_bindgen::from_value::<T>(payload) {
+            Ok(p) => handler(p),
+            Err(err) => web_sys::console::warn_1(&format!("unreadable {event} event: {err}").into()),
+        }
+    });
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Err(e) = tauri_listen(event, &closure).await {
+            web_sys::console::error_2(&format!("cannot listen to {event}").into(), &e);
+        }
+        // The listener lives as long as the page.
+        closure.forget();
+    });
 }

@@ -45,7 +45,7 @@ impl Default for NotifyCategories {
 }
 
 /// The app's settings, kept by the shell in the platform's config dir.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Settings {
     /// The backend chosen in the app; `LIVE_ORDERS_API_URL` wins over it.
@@ -56,6 +56,18 @@ pub struct Settings {
     pub notifications_paused: bool,
     /// Closing the window hides it to the tray and keeps the link alive.
     pub close_to_tray: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            api_url: None,
+            notify_policy: NotifyPolicy::default(),
+            notify_categories: NotifyCategories::default(),
+            notifications_paused: false,
+            close_to_tray: true,
+        }
+    }
 }
 
 /// Who is signed in, and where the session is kept.

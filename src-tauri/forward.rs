@@ -1,0 +1,84 @@
+//! Carries the engine's events out: view patches to the UI, coalesced to at most ~30 emits a second so a
+//! burst of updates costs one render per frame; native notifications when `attention::should_notify` says
+//! so; the unread count to the tray; and the end of a session (with its reason) to the login screen.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use order_client::attention;
+use order_client::ClientEvent;
+use order_protocol::{LinkState, Patch};
+use tauri::{AppHandle, Emitter, Manager, Runtime};
+use tauri_plugin_notification::NotificationExt;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::Instant;
+
+use crate::state::Session;
+use crate::{AppState, PATCHES_EVENT};
+
+/// The shortest time between two emits to the UI: about 30 per second.
+const FRAME: Duration = Duration::from_millis(33);
+
+pub async fn run<R: Runtime>(app: AppHandle<R>, mut events: UnboundedReceiver<ClientEvent>, session: Arc<Mutex<Session>>) {
+    let mut batch: Vec<Patch> = Vec::new();
+    let mut last_emit = Instant::now() - FRAME;
+    while let Some(first) = events.recv().await {
+        handle(&app, first, &mut batch, &session);
+        // Collect whatever else arrives until a frame has passed since the last emit.
+        let due = last_emit + FRAME;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(due) => break,
+                next = events.recv() => match next {
+                    Some(ev) => handle(&app, ev, &mut batch, &session),
+                    None => break,
+                },
+            }
+        }
+        if !batch.is_empty() {
+            if let Err(e) = app.emit(PATCHES_EVENT, &batch) {
+                tracing::warn!("could not send updates to the window: {e}");
+            }
+            batch.clear();
+        }
+        last_emit = Instant::now();
+    }
+}
+
+fn handle<R: Runtime>(app: &AppHandle<R>, event: ClientEvent, batch: &mut Vec<Patch>, session: &Arc<Mutex<Session>>) {
+    match event {
+        ClientEvent::Update { patch, .. } => {
+            note_session_end(&patch, session);
+            #[cfg(desktop)]
+            crate::tray::follow(app, &patch);
+            batch.push(patch);
+        }
+        ClientEvent::Notify(n) => {
+            let Some(state) = app.try_state::<AppState>() else { return };
+            let window = crate::state::window_state(app);
+            if attention::should_notify(&state.settings(), window, n.category) {
+                if let Err(e) = app.notification().builder().title(&n.title).body(&n.body).show() {
+                    tracing::warn!("could not show a notification: {e}");
+                }
+            }
+        }
+        ClientEvent::Warning(w) => tracing::warn!("{w}"),
+    }
+}
+
+/// A session that ends without the user logging out ended because the server refused the token.
+fn note_session_end(patch: &Patch, session: &Arc<Mutex<Session>>) {
+    let link = match patch {
+        Patch::Link { link, .. } => link,
+        Patch::Reset { state } => &state.link,
+        _ => return,
+    };
+    let Ok(mut s) = session.lock() else { return };
+    if *link == LinkState::LoggedOut {
+        if !s.logging_out && s.user_email.is_some() {
+            s.logged_out_reason = Some("Your session expired or was revoked. Please sign in again.".into());
+        }
+        s.user_name = None;
+        s.user_email = None;
+    }
+}

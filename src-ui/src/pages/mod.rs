@@ -1,0 +1,7 @@
+//! The screens.
+
+pub mod dashboard;
+pub mod login;
+pub mod order;
+pub mod orders;
+pub mod settings;
