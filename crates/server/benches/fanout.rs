@@ -1,0 +1,349 @@
+//! Fan-out benchmark: order-server against a minimal Node socket.io server (tests/peers/node-bench) doing the
+//! same broadcasts, on loopback, with N logged-in Socket.IO clients (a lean websocket client, one per customer,
+//! each in its customer room).
+//!
+//! Measures (a) latency from sending a `PATCH /orders/:id/delivery` to the `customer_order_update` at the
+//! watching client, p50/p99; (b) sustained fan-out at one change per client per second: delivered rate and
+//! p99; (c) server memory (RSS) per idle connection. Prints a table and the ratios.
+//!
+//! `FANOUT_CLIENTS=1000,10000` (default 1000), `FANOUT_SECONDS` (sustained phase, default 5),
+//! `FANOUT_SAMPLES` (latency samples, default 300), `FANOUT_SKIP_NODE=1` to run order-server alone.
+//! The delivery route is used because status moves are one-way on order-server; the events and payloads are
+//! the same ones a status change produces.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use order_protocol::{Address, Delivery, Item, Order, Role, Status, StatusEntry, User};
+use order_server::auth::Keys;
+use order_server::store::Store;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio_tungstenite::tungstenite::Message;
+
+const SECRET: &str = "fanout-benchmark-secret-0123456789";
+
+struct Target {
+    name: &'static str,
+    child: Child,
+    base: String,
+}
+
+impl Target {
+    fn rss_kib(&self) -> u64 {
+        let pid = self.child.id().unwrap_or(0);
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(String::from))
+            .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+            .unwrap_or(0)
+    }
+}
+
+async fn wait_listening(mut child: Child, name: &'static str, prefix: &str) -> Target {
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .expect("server started in time")
+        .expect("read")
+        .expect("a listening line");
+    let base = line.split(prefix).nth(1).unwrap_or_else(|| panic!("{name}: {line}")).trim().to_owned();
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Target { name, child, base }
+}
+
+/// A database with `n` customers (`c<i>`), one preparing order each (`o<i>`), and a store owner.
+async fn prepare_db(path: &Path, n: usize) -> anyhow::Result<()> {
+    let store = Store::open(path).await?;
+    let mut tx = store.pool().begin().await?;
+    let now = order_server::store::now();
+    let ts = now.to_rfc3339();
+    sqlx::query("INSERT INTO users VALUES ('owner', 'Owner', 'owner@bench', 'store_owner', 'x', ?)")
+        .bind(&ts)
+        .execute(&mut *tx)
+        .await?;
+    for i in 0..n {
+        sqlx::query("INSERT INTO users VALUES (?, ?, ?, 'customer', 'x', ?)")
+            .bind(format!("c{i}"))
+            .bind(format!("Customer {i}"))
+            .bind(format!("c{i}@bench"))
+            .bind(&ts)
+            .execute(&mut *tx)
+            .await?;
+        let order = Order {
+            id: format!("o{i}"),
+            order_number: format!("ORD-{i}"),
+            customer: format!("c{i}"),
+            items: vec![Item { name: "Pizza".into(), quantity: 1, price: 12.5 }],
+            total_amount: 12.5,
+            status: Status::Preparing,
+            status_history: vec![StatusEntry { status: Status::Preparing, timestamp: now }],
+            delivery_address: Some(Address {
+                street: "1 Bench Street".into(),
+                city: "Springfield".into(),
+                lat: Some(40.7),
+                lng: Some(-74.0),
+            }),
+            delivery: Some(Delivery::default()),
+            created_at: now,
+            updated_at: now,
+        };
+        sqlx::query("INSERT INTO orders VALUES (?, ?, ?, 'preparing', ?)")
+            .bind(&order.id)
+            .bind(i as i64)
+            .bind(&order.customer)
+            .bind(serde_json::to_string(&order)?)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    store.close().await;
+    Ok(())
+}
+
+/// Per client: the time its last change was sent (ns since `epoch`, 0 = none pending).
+struct Shared {
+    epoch: Instant,
+    sent: Vec<AtomicU64>,
+    latencies: std::sync::Mutex<Vec<u64>>,
+    connected: AtomicUsize,
+    delivered: AtomicU64,
+}
+
+async fn client(base: String, token: String, idx: usize, shared: Arc<Shared>) {
+    let url = format!("{}/socket.io/?EIO=4&transport=websocket", base.replace("http://", "ws://"));
+    let Ok((mut ws, _)) = tokio_tungstenite::connect_async(url).await else { return };
+    let _open = ws.next().await;
+    let connect = format!("40{}", serde_json::json!({ "token": token }));
+    if ws.send(Message::text(connect)).await.is_err() {
+        return;
+    }
+    while let Some(Ok(msg)) = ws.next().await {
+        let Message::Text(text) = msg else { continue };
+        let text = text.as_str();
+        if text == "2" {
+            let _ = ws.send(Message::text("3")).await;
+        } else if text.starts_with("40") {
+            shared.connected.fetch_add(1, Ordering::Relaxed);
+        } else if text.starts_with("42[\"customer_order_update\"") {
+            let sent = shared.sent[idx].swap(0, Ordering::Relaxed);
+            if sent != 0 {
+                let now = shared.epoch.elapsed().as_nanos() as u64;
+                shared.latencies.lock().unwrap().push(now.saturating_sub(sent));
+                shared.delivered.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1e6
+}
+
+#[derive(Default, Clone)]
+struct Row {
+    server: String,
+    clients: usize,
+    connected: usize,
+    p50: f64,
+    p99: f64,
+    sustained_rate: f64,
+    sustained_p99: f64,
+    delivered_pct: f64,
+    kib_per_conn: f64,
+}
+
+async fn patch(http: &reqwest::Client, base: &str, owner: &str, i: usize, k: u64) {
+    let body = serde_json::json!({ "location": { "lat": 40.0 + (k % 1000) as f64 / 1e4, "lng": -74.0 } });
+    let _ = http.patch(format!("{base}/api/orders/o{i}/delivery")).bearer_auth(owner).json(&body).send().await;
+}
+
+async fn run_level(target: &Target, n: usize, keys: &Keys, seconds: u64, samples: usize) -> Row {
+    let shared = Arc::new(Shared {
+        epoch: Instant::now(),
+        sent: (0..n).map(|_| AtomicU64::new(0)).collect(),
+        latencies: std::sync::Mutex::new(Vec::new()),
+        connected: AtomicUsize::new(0),
+        delivered: AtomicU64::new(0),
+    });
+    let rss_before = target.rss_kib();
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let token = keys.issue(&User::new(format!("c{i}"), "", "", Role::Customer));
+        tasks.push(tokio::spawn(client(target.base.clone(), token, i, shared.clone())));
+        if i % 200 == 199 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while shared.connected.load(Ordering::Relaxed) < n && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let connected = shared.connected.load(Ordering::Relaxed);
+    let kib_per_conn = (target.rss_kib().saturating_sub(rss_before)) as f64 / connected.max(1) as f64;
+
+    let owner = keys.issue(&User::new("owner", "Owner", "owner@bench", Role::StoreOwner));
+    let http = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
+    // (a) latency, one change at a time.
+    for k in 0..samples {
+        let i = (k * 7919) % n;
+        shared.sent[i].store(shared.epoch.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        patch(&http, &target.base, &owner, i, k as u64).await;
+        let wait = Instant::now();
+        while shared.sent[i].load(Ordering::Relaxed) != 0 && wait.elapsed() < Duration::from_secs(2) {
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        shared.sent[i].store(0, Ordering::Relaxed);
+    }
+    let mut lat = std::mem::take(&mut *shared.latencies.lock().unwrap());
+    lat.sort_unstable();
+    let (p50, p99) = (percentile(&lat, 0.5), percentile(&lat, 0.99));
+
+    // (b) sustained: every client gets one change per second, spread over 10 ms ticks.
+    shared.delivered.store(0, Ordering::Relaxed);
+    let ticks_per_sec = 100usize;
+    let per_tick = n.div_ceil(ticks_per_sec);
+    let started = Instant::now();
+    let mut sent = 0u64;
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let inflight = Arc::new(tokio::sync::Semaphore::new(512));
+    for t in 0..(seconds as usize * ticks_per_sec) {
+        tick.tick().await;
+        let first = (t % ticks_per_sec) * per_tick;
+        for i in first..(first + per_tick).min(n) {
+            let Ok(permit) = inflight.clone().try_acquire_owned() else { continue };
+            shared.sent[i].store(shared.epoch.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            sent += 1;
+            let (http, base, owner) = (http.clone(), target.base.clone(), owner.clone());
+            tokio::spawn(async move {
+                patch(&http, &base, &owner, i, t as u64).await;
+                drop(permit);
+            });
+        }
+    }
+    let _ = inflight.acquire_many(512).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let delivered = shared.delivered.load(Ordering::Relaxed);
+    let mut lat = std::mem::take(&mut *shared.latencies.lock().unwrap());
+    lat.sort_unstable();
+    for t in tasks {
+        t.abort();
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    Row {
+        server: target.name.into(),
+        clients: n,
+        connected,
+        p50,
+        p99,
+        sustained_rate: delivered as f64 / elapsed,
+        sustained_p99: percentile(&lat, 0.99),
+        delivered_pct: 100.0 * delivered as f64 / sent.max(1) as f64,
+        kib_per_conn,
+    }
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let levels: Vec<usize> = std::env::var("FANOUT_CLIENTS")
+        .unwrap_or_else(|_| "1000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let seconds: u64 = env_or("FANOUT_SECONDS", 5);
+    let samples: usize = env_or("FANOUT_SAMPLES", 300);
+    let with_node = std::env::var("FANOUT_SKIP_NODE").is_err();
+    let max = levels.iter().copied().max().unwrap_or(1000);
+    let (_, hard) = rlimit::Resource::NOFILE.get()?;
+    rlimit::Resource::NOFILE.set(hard, hard)?;
+    anyhow::ensure!(hard as usize > 2 * max + 256, "open-file limit {hard} is too low for {max} clients");
+
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("bench.db");
+    prepare_db(&db, max).await?;
+    let secret_file = dir.path().join("secret");
+    std::fs::write(&secret_file, SECRET)?;
+    let keys = Keys::new(SECRET.as_bytes(), Duration::from_secs(3600));
+
+    let mut rows = Vec::new();
+    for &n in &levels {
+        let child = Command::new(env!("CARGO_BIN_EXE_order-server"))
+            .args(["--addr", "127.0.0.1:0", "--db"])
+            .arg(&db)
+            .arg("--jwt-secret-file")
+            .arg(&secret_file)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let target = wait_listening(child, "order-server", "listening on ").await;
+        rows.push(run_level(&target, n, &keys, seconds, samples).await);
+        drop(target);
+        if with_node {
+            let peer = root().join("tests/peers/node-bench");
+            anyhow::ensure!(
+                peer.join("node_modules/socket.io").exists(),
+                "the Node peer is not installed: run `cargo xtask setup` (npm ci in {})",
+                peer.display()
+            );
+            let child = Command::new("node")
+                .arg(peer.join("server.js"))
+                .env("JWT_SECRET", SECRET)
+                .stdout(Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()?;
+            let target = wait_listening(child, "node socket.io", "listening on ").await;
+            rows.push(run_level(&target, n, &keys, seconds, samples).await);
+        }
+    }
+
+    println!();
+    println!(
+        "{:<16} {:>7} {:>9} {:>9} {:>9} {:>14} {:>13} {:>10} {:>11}",
+        "server", "clients", "connected", "p50 ms", "p99 ms", "sustained ev/s", "sust. p99 ms", "delivered", "KiB/conn"
+    );
+    for r in &rows {
+        println!(
+            "{:<16} {:>7} {:>9} {:>9.2} {:>9.2} {:>14.0} {:>13.2} {:>9.1}% {:>11.1}",
+            r.server,
+            r.clients,
+            r.connected,
+            r.p50,
+            r.p99,
+            r.sustained_rate,
+            r.sustained_p99,
+            r.delivered_pct,
+            r.kib_per_conn
+        );
+    }
+    for pair in rows.chunks(2).filter(|c| c.len() == 2) {
+        let (ours, node) = (&pair[0], &pair[1]);
+        println!(
+            "ratio order-server / node at {} clients: p99 latency {:.2}x, sustained rate {:.2}x, memory per connection {:.2}x",
+            ours.clients,
+            ours.p99 / node.p99,
+            ours.sustained_rate / node.sustained_rate,
+            ours.kib_per_conn / node.kib_per_conn
+        );
+    }
+    println!("targets: p99 <= 10 ms at 1,000 clients; sustained >= 2x node; <= 20 KiB per idle connection");
+    Ok(())
+}
