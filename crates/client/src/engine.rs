@@ -46,8 +46,8 @@ impl EngineConfig {
         EngineConfig {
             api_url: api_url.into(),
             data_dir: None,
-            heartbeat_every: Duration::from_millis(2500),
-            heartbeat_timeout: Duration::from_secs(6),
+            heartbeat_every: Duration::from_secs(2),
+            heartbeat_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(8),
             refresh_before: Duration::from_secs(15 * 60),
         }
@@ -520,12 +520,26 @@ impl Runner {
                 self.link_down(format!("the server did not answer within {s} s"));
             }
             Phase::Live { gen, link, next_heartbeat, last_ack } if *next_heartbeat <= now => {
-                if self.server_acks && now.duration_since(*last_ack) > self.config.heartbeat_timeout {
-                    let s = self.config.heartbeat_timeout.as_secs();
-                    self.link_down(format!("no answer from the server for {s} s"));
-                    return;
+                if now.duration_since(*last_ack) > self.config.heartbeat_timeout {
+                    if self.server_acks {
+                        let s = self.config.heartbeat_timeout.as_secs();
+                        self.link_down(format!("no answer from the server for {s} s"));
+                        return;
+                    }
+                    // Never acked yet: either this server does not ack room requests, or the path died before
+                    // the first ack. A health check over a fresh connection tells them apart.
+                    *last_ack = now;
+                    let (gen, api, tx) = (*gen, self.api.clone(), self.tx.clone());
+                    let limit = self.config.heartbeat_every;
+                    tokio::spawn(async move {
+                        if !matches!(tokio::time::timeout(limit, api.health()).await, Ok(Ok(_))) {
+                            let reason = "the server does not answer".to_owned();
+                            let _ = tx.send(Msg::EmitFailed { gen, reason });
+                        }
+                    });
                 }
                 *next_heartbeat = now + self.config.heartbeat_every;
+                tracing::trace!(gen = *gen, "heartbeat");
                 let (gen, link, link_tx, tx, timeout) =
                     (*gen, link.clone(), self.link_tx.clone(), self.tx.clone(), self.config.heartbeat_timeout);
                 tokio::spawn(async move {
@@ -586,6 +600,9 @@ impl Runner {
     }
 
     fn link_event(&mut self, gen: u64, event: LinkEvent) {
+        if !matches!(event, LinkEvent::Event { .. }) {
+            tracing::debug!(gen, ?event, "link");
+        }
         match event {
             LinkEvent::Connected => {
                 let phase = std::mem::replace(&mut self.phase, Phase::LoggedOut);
@@ -736,7 +753,10 @@ async fn catch_up(
     let reload_source = if first_load { Source::Initial } else { Source::CatchUp };
     let mut new_token = None;
     let ext = match (extensions, since) {
-        (Some(false), _) => false,
+        (Some(false), _) => {
+            inputs.push(Input::Orders { orders: api.orders(&token).await?, source: reload_source, at });
+            false
+        }
         (_, Some(since)) => match api.changes(&token, since).await? {
             Changes::Replay(r) => {
                 for c in r.changes {

@@ -79,7 +79,10 @@ impl LiveLink {
             .on(Event::Error, move |p, _| {
                 let text = payload_text(&p);
                 let event = match text.find(CONNECT_ERROR_FRAME) {
-                    Some(i) => LinkEvent::Refused(connect_error_message(&text[i + CONNECT_ERROR_FRAME.len()..])),
+                    Some(i) => {
+                        let rest = text[i + CONNECT_ERROR_FRAME.len()..].trim_start().trim_start_matches(':');
+                        LinkEvent::Refused(connect_error_message(rest))
+                    }
                     None => LinkEvent::Down(format!("connection error: {}", text.trim())),
                 };
                 send(&t3, event);
