@@ -1,0 +1,253 @@
+//! order-client against our own `order-server` (in this process, on a real SQLite file and real sockets): the
+//! extensions make catch-up exact, so through cuts and a server restart every transition must be applied
+//! exactly once, in order, with its `seq`; read state is synced through the server; a recreated server (a log
+//! that went back) is survived with a reload.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use live_orders_tests::client_log::{monotonic, EventLog};
+use live_orders_tests::cut_proxy::{CutProxy, Mode};
+use order_client::{Api, ClientEvent, Engine, EngineConfig, MemoryTokenStore, Token};
+use order_protocol::{Order, Patch, Status};
+use order_server::{RunningServer, ServerConfig};
+
+const LONG: Duration = Duration::from_secs(30);
+
+struct TempDir(std::path::PathBuf);
+impl TempDir {
+    fn new(label: &str) -> TempDir {
+        let d = std::env::temp_dir().join(format!("order-client-it-{label}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("temp dir");
+        TempDir(d)
+    }
+}
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn server(db: &std::path::Path) -> Result<RunningServer> {
+    let mut config = ServerConfig::for_tests(db.to_owned());
+    config.login_attempts_per_minute = 10_000;
+    order_server::spawn(config).await
+}
+
+async fn login(api: &Api, who: &str) -> Result<Token> {
+    let pass = format!("{}-pass", who);
+    Ok(api.login(&format!("{who}@example.com"), &pass).await?.0)
+}
+
+async fn active_orders(api: &Api) -> Result<Vec<Order>> {
+    let token = login(api, "alice").await?;
+    Ok(api.orders(&token).await?.into_iter().filter(|o| o.status.is_active()).collect())
+}
+
+/// Moves one order one step along the flow; returns the status it reached.
+async fn step(api: &Api, owner: &Token, id: &str, now: Status) -> Result<Option<Status>> {
+    let Some(next) = now.next() else { return Ok(None) };
+    api.set_status(owner, id, next).await?;
+    Ok(Some(next))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_cuts_and_a_restart_every_transition_is_applied_exactly_once() -> Result<()> {
+    let dir = TempDir::new("exact");
+    let db = dir.0.join("orders.db");
+    let mut srv = server(&db).await?;
+    let proxy = CutProxy::start(srv.addr()).await?;
+    let (engine, rx) = Engine::start(EngineConfig::new(proxy.api_url()), Arc::new(MemoryTokenStore::default()));
+    let log = EventLog::record(rx);
+    engine.login("alice@example.com", "alice-pass").await?;
+    log.wait_link("live", 0, LONG).await?;
+
+    let direct = Api::new(&srv.api_url());
+    let mut orders: HashMap<String, Status> =
+        active_orders(&direct).await?.into_iter().map(|o| (o.id, o.status)).collect();
+    assert!(orders.len() >= 2, "the seed has active orders for alice: {orders:?}");
+    let start = orders.clone();
+    let mut expected: HashMap<String, Vec<Status>> = orders.iter().map(|(id, s)| (id.clone(), vec![*s])).collect();
+    let mut owner = login(&direct, "owner").await?;
+
+    for round in 0..6 {
+        let outage = round % 2 == 0;
+        if outage {
+            proxy.set(Mode::Cut);
+        }
+        if round == 4 {
+            // Restart the server on the same database (and a new port behind the proxy): nothing is lost.
+            srv.shutdown().await;
+            srv = server(&db).await?;
+            proxy.set_upstream(srv.addr());
+            owner = login(&Api::new(&srv.api_url()), "owner").await?;
+        }
+        let api = Api::new(&srv.api_url());
+        for (id, status) in orders.iter_mut() {
+            if let Some(next) = step(&api, &owner, id, *status).await? {
+                *status = next;
+                expected.get_mut(id).expect("known").push(next);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        proxy.set(Mode::Open);
+        let from = log.len();
+        if outage {
+            log.wait_link("live", from.saturating_sub(1), LONG).await?;
+        }
+    }
+    log.wait_for("every order's final status", LONG, |_| {
+        orders.iter().all(|(id, s)| log.statuses_of(id).last() == Some(s))
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    for (id, want) in &expected {
+        let seen = log.statuses_of(id);
+        // The first entry is the initial load; then every transition, once, in order.
+        assert_eq!(&seen, want, "order {id}: {:#?}", log.summary());
+        assert!(monotonic(&seen));
+        let moves = want.len() - 1;
+        assert_eq!(log.notifications_for(id), moves, "one notification per transition for {id}");
+        let seqs: Vec<u64> = log
+            .all()
+            .iter()
+            .filter_map(|(_, e)| match e {
+                ClientEvent::Update { patch: Patch::Order { order, .. }, seq } if &order.id == id => *seq,
+                _ => None,
+            })
+            .collect();
+        assert_eq!(seqs.len(), moves, "every applied transition carries its seq");
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "seqs increase: {seqs:?}");
+    }
+    assert_ne!(start, orders);
+    let links = log.links();
+    assert!(links.iter().filter(|l| l.name() == "connecting").count() >= 3, "outages shown: {links:?}");
+    engine.shutdown().await;
+    srv.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_state_is_synced_through_the_server_for_every_device() -> Result<()> {
+    let dir = TempDir::new("read");
+    let srv = server(&dir.0.join("orders.db")).await?;
+    let api = Api::new(&srv.api_url());
+    let start = |()| Engine::start(EngineConfig::new(srv.api_url()), Arc::new(MemoryTokenStore::default()));
+    let (phone, rx) = start(());
+    let phone_log = EventLog::record(rx);
+    phone.login("alice@example.com", "alice-pass").await?;
+    phone_log.wait_link("live", 0, LONG).await?;
+
+    let owner = login(&api, "owner").await?;
+    let order = active_orders(&api).await?.remove(0);
+    step(&api, &owner, &order.id, order.status).await?;
+    phone_log
+        .wait_for("the notification", LONG, |ev| ev.iter().any(|(_, e)| matches!(e, ClientEvent::Notify(_))))
+        .await?;
+    let unread = phone.snapshot().await?.inbox.unread;
+    assert!(unread >= 1);
+    phone.mark_all_read()?;
+
+    let alice = login(&api, "alice").await?;
+    let deadline = std::time::Instant::now() + LONG;
+    loop {
+        let stored = api.notifications(&alice).await?;
+        if !stored.is_empty() && stored.iter().all(|n| n.read) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "read state never reached the server: {stored:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A second device of the same customer starts with the same (zero) unread count.
+    let (desktop, rx) = start(());
+    let desk_log = EventLog::record(rx);
+    desktop.login("alice@example.com", "alice-pass").await?;
+    desk_log.wait_link("live", 0, LONG).await?;
+    let s = desktop.snapshot().await?;
+    assert!(!s.inbox.items.is_empty(), "the server's inbox is loaded");
+    assert_eq!(s.inbox.unread, 0);
+    phone.shutdown().await;
+    desktop.shutdown().await;
+    srv.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_shows_the_last_state_at_once_and_a_recreated_server_is_survived() -> Result<()> {
+    let dir = TempDir::new("cache");
+    let data = dir.0.join("client");
+    let srv = server(&dir.0.join("a.db")).await?;
+    let proxy = CutProxy::start(srv.addr()).await?;
+    let store = Arc::new(MemoryTokenStore::default());
+    let config = EngineConfig::new(proxy.api_url()).with_data_dir(&data);
+    let (engine, rx) = Engine::start(config.clone(), store.clone());
+    let log = EventLog::record(rx);
+    engine.login("alice@example.com", "alice-pass").await?;
+    log.wait_link("live", 0, LONG).await?;
+    let api = Api::new(&srv.api_url());
+    let owner = login(&api, "owner").await?;
+    let order = active_orders(&api).await?.remove(0);
+    let moved = step(&api, &owner, &order.id, order.status).await?.expect("an active order moves");
+    log.wait_for("the move", LONG, |_| log.statuses_of(&order.id).last() == Some(&moved)).await?;
+    let before = engine.snapshot().await?;
+    engine.shutdown().await;
+
+    // Offline restart: the cached state is there at once, marked as not live.
+    proxy.set(Mode::Cut);
+    let (engine, rx) = Engine::start(config.clone(), store.clone());
+    let log = EventLog::record(rx);
+    let first = log
+        .wait_for("a reset from the cache", LONG, |ev| {
+            ev.iter().any(|(_, e)| matches!(e, ClientEvent::Update { patch: Patch::Reset { state }, .. } if !state.orders.is_empty()))
+        })
+        .await;
+    first?;
+    let cached = engine.snapshot().await?;
+    assert_eq!(cached.orders, before.orders);
+    assert!(!cached.link.is_live());
+    engine.shutdown().await;
+
+    // The server's log went back below our position (its data was recreated): the next catch-up gets a 410,
+    // reloads, and starts again from the server's latest seq. Here the cache is made to claim a position far
+    // ahead, and an order moves while the client is away.
+    let path = order_client::Cache::new(&data).path();
+    let mut file: serde_json::Value = serde_json::from_slice(&std::fs::read(&path)?)?;
+    file["state"]["lastSeq"] = serde_json::json!(1_000_000);
+    std::fs::write(&path, serde_json::to_vec(&file)?)?;
+    let again = step(&api, &owner, &order.id, moved).await?.expect("still active");
+    proxy.set(Mode::Open);
+    let (engine, rx) = Engine::start(config, store);
+    let log = EventLog::record(rx);
+    log.wait_link("live", 0, LONG).await?;
+    log.wait_for("the move made while away", LONG, |_| log.statuses_of(&order.id).last() == Some(&again)).await?;
+    let truth = api.orders(&login(&api, "alice").await?).await?;
+    let s = engine.snapshot().await?;
+    let mut held: Vec<(String, Status)> = s.orders.iter().map(|o| (o.id.clone(), o.status)).collect();
+    let mut want: Vec<(String, Status)> = truth.iter().map(|o| (o.id.clone(), o.status)).collect();
+    held.sort_by(|a, b| a.0.cmp(&b.0));
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(held, want);
+    assert_eq!(log.notifications_for(&order.id), 1, "the reload brings the missed move's notification");
+
+    // Live again from the server's real position: the next change arrives live, with its seq.
+    let third = step(&api, &owner, &order.id, again).await?.expect("still active");
+    log.wait_for("a live change after the reset", LONG, |_| log.statuses_of(&order.id).last() == Some(&third)).await?;
+    // The cache is written shortly after (debounced): wait for it.
+    let deadline = std::time::Instant::now() + LONG;
+    loop {
+        let cached: serde_json::Value = serde_json::from_slice(&std::fs::read(&path)?)?;
+        if cached["state"]["lastSeq"].as_u64().is_some_and(|s| s < 1_000_000) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the cached position was never reset");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    engine.shutdown().await;
+    srv.shutdown().await;
+    Ok(())
+}
