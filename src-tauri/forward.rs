@@ -19,7 +19,11 @@ use crate::{AppState, PATCHES_EVENT};
 /// The shortest time between two emits to the UI: about 30 per second.
 const FRAME: Duration = Duration::from_millis(33);
 
-pub async fn run<R: Runtime>(app: AppHandle<R>, mut events: UnboundedReceiver<ClientEvent>, session: Arc<Mutex<Session>>) {
+pub async fn run<R: Runtime>(
+    app: AppHandle<R>,
+    mut events: UnboundedReceiver<ClientEvent>,
+    session: Arc<Mutex<Session>>,
+) {
     let mut batch: Vec<Patch> = Vec::new();
     let mut last_emit = Instant::now() - FRAME;
     while let Some(first) = events.recv().await {
@@ -56,7 +60,9 @@ fn handle<R: Runtime>(app: &AppHandle<R>, event: ClientEvent, batch: &mut Vec<Pa
         ClientEvent::Notify(n) => {
             let Some(state) = app.try_state::<AppState>() else { return };
             let window = crate::state::window_state(app);
-            if attention::should_notify(&state.settings(), window, n.category) {
+            let show = attention::should_notify(&state.settings(), window, n.category);
+            tracing::debug!(?window, show, category = ?n.category, "native notification for {}", n.id);
+            if show {
                 if let Err(e) = app.notification().builder().title(&n.title).body(&n.body).show() {
                     tracing::warn!("could not show a notification: {e}");
                 }

@@ -75,7 +75,8 @@ fn init_tracing(log_dir: &std::path::Path) {
     };
     let file = std::fs::create_dir_all(log_dir)
         .and_then(|_| std::fs::OpenOptions::new().create(true).append(true).open(log_dir.join("live-orders.log")));
-    let file_layer = file.ok().map(|f| fmt::layer().with_ansi(false).with_writer(std::sync::Mutex::new(f)).with_filter(filter()));
+    let file_layer =
+        file.ok().map(|f| fmt::layer().with_ansi(false).with_writer(std::sync::Mutex::new(f)).with_filter(filter()));
     let _ = tracing_subscriber::registry()
         .with(fmt::layer().with_writer(std::io::stderr).with_filter(filter()))
         .with(file_layer)

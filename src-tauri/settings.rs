@@ -11,7 +11,11 @@ pub fn load(path: &Path) -> Settings {
         Ok(s) => s,
         Err(e) => {
             let aside = path.with_extension("json.damaged");
-            tracing::warn!("settings file {} is unreadable ({e}); using defaults, moved to {}", path.display(), aside.display());
+            tracing::warn!(
+                "settings file {} is unreadable ({e}); using defaults, moved to {}",
+                path.display(),
+                aside.display()
+            );
             let _ = std::fs::rename(path, aside);
             Settings::default()
         }

@@ -45,13 +45,7 @@ impl AppState {
         let data_dir = app.path().app_data_dir()?;
         let session = Arc::new(Mutex::new(Session::default()));
         let running = start_engine(app, &settings, &data_dir, &session);
-        Ok(AppState {
-            running: Mutex::new(running),
-            settings: Mutex::new(settings),
-            settings_path,
-            data_dir,
-            session,
-        })
+        Ok(AppState { running: Mutex::new(running), settings: Mutex::new(settings), settings_path, data_dir, session })
     }
 
     pub fn running(&self) -> Running {
@@ -70,7 +64,9 @@ impl AppState {
     pub async fn set_settings<R: Runtime>(&self, app: &AppHandle<R>, new: Settings) -> std::io::Result<()> {
         settings::save(&self.settings_path, &new)?;
         let old = std::mem::replace(&mut *self.settings.lock().expect("not poisoned"), new.clone());
-        if order_client::resolve_api_url(old.api_url.as_deref()) != order_client::resolve_api_url(new.api_url.as_deref()) {
+        if order_client::resolve_api_url(old.api_url.as_deref())
+            != order_client::resolve_api_url(new.api_url.as_deref())
+        {
             let fresh = start_engine(app, &new, &self.data_dir, &self.session);
             let old = std::mem::replace(&mut *self.running.lock().expect("not poisoned"), fresh);
             old.engine.shutdown().await;

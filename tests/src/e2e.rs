@@ -18,11 +18,16 @@ use crate::procs::{free_port, project_root, target_dir, wait_for_port, workspace
 /// How long an element may take to appear: generous, the machine running CI may be busy.
 pub const UI_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// One app at a time per test binary: windows of parallel tests would be confused by window-level tools
+/// (xdotool), and two webviews at once only slow a 2-core machine down.
+static ONE_APP: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 pub struct AppSession {
     pub client: Client,
     /// Declared before `home` so the driver (and the app) stop before the dir is removed.
     driver: Proc,
     pub home: TempDir,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl AppSession {
@@ -34,6 +39,7 @@ impl AppSession {
 
     /// Same, in a given home (to restart the app over the state an earlier session left).
     pub async fn launch_in(home: TempDir, api_url: &str, env: &[(&str, &str)]) -> Result<AppSession> {
+        let turn = ONE_APP.lock().await;
         let app = workspace_binary("live-orders")?;
         let (port, native_port) = (free_port(), free_port());
         let h = home.path();
@@ -45,11 +51,12 @@ impl AppSession {
             .env("XDG_DATA_HOME", h.join(".local/share"))
             .env("XDG_CACHE_HOME", h.join(".cache"))
             .env("XDG_STATE_HOME", h.join(".local/state"))
-            .env("RUST_LOG", "info");
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()));
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let driver = Proc::spawn("tauri-driver", &mut cmd).context("tauri-driver is missing: run `cargo xtask setup`")?;
+        let driver =
+            Proc::spawn("tauri-driver", &mut cmd).context("tauri-driver is missing: run `cargo xtask setup`")?;
         wait_for_port(SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(30))?;
 
         let mut caps = serde_json::Map::new();
@@ -60,14 +67,60 @@ impl AppSession {
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
             .context("opening a WebDriver session on the app")?;
-        Ok(AppSession { client, driver, home })
+        Ok(AppSession { client, driver, home, _turn: turn })
     }
 
     /// The text of the first element matching `css`, once it exists.
     pub async fn text_of(&self, css: &str) -> Result<String> {
-        let el = self.client.wait().at_most(UI_TIMEOUT).for_element(Locator::Css(css)).await
+        let el = self
+            .client
+            .wait()
+            .at_most(UI_TIMEOUT)
+            .for_element(Locator::Css(css))
+            .await
             .with_context(|| format!("no element `{css}` within {UI_TIMEOUT:?}"))?;
         Ok(el.text().await?)
+    }
+
+    /// Waits for an element matching `css`.
+    pub async fn wait_for(&self, css: &str) -> Result<fantoccini::elements::Element> {
+        self.client
+            .wait()
+            .at_most(UI_TIMEOUT)
+            .for_element(Locator::Css(css))
+            .await
+            .with_context(|| format!("no element `{css}` within {UI_TIMEOUT:?}"))
+    }
+
+    /// Types into the input matching `css`.
+    pub async fn fill(&self, css: &str, text: &str) -> Result<()> {
+        let el = self.wait_for(css).await?;
+        el.clear().await?;
+        el.send_keys(text).await?;
+        Ok(())
+    }
+
+    pub async fn click(&self, css: &str) -> Result<()> {
+        self.wait_for(css).await?.click().await?;
+        Ok(())
+    }
+
+    /// An attribute of the first element matching `css`, once it exists.
+    pub async fn attr(&self, css: &str, name: &str) -> Result<Option<String>> {
+        Ok(self.wait_for(css).await?.attr(name).await?)
+    }
+
+    /// Signs in through the login form.
+    pub async fn log_in(&self, email: &str, password: &str) -> Result<()> {
+        self.fill("input[name=email]", email).await?;
+        self.fill("input[name=password]", password).await?;
+        self.click("button[type=submit]").await
+    }
+
+    /// Resizes the window (for the phone-width screenshot).
+    pub async fn resize(&self, width: u32, height: u32) -> Result<()> {
+        self.client.set_window_size(width, height).await?;
+        Ok(())
     }
 
     /// Saves a screenshot of the window under `target/e2e/<name>.png` and returns its path.
@@ -78,6 +131,14 @@ impl AppSession {
         let path = dir.join(format!("{name}.png"));
         std::fs::write(&path, png)?;
         Ok(path)
+    }
+
+    /// Quits the app but keeps its home, to launch it again over the state it left.
+    pub async fn quit_keeping_home(self) -> Result<TempDir> {
+        let AppSession { client, mut driver, home, _turn } = self;
+        client.close().await?;
+        driver.stop();
+        Ok(home)
     }
 
     /// Ends the WebDriver session (which closes the app), then tauri-driver.

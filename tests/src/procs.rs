@@ -82,7 +82,9 @@ impl Proc {
             match rx.recv_timeout(left) {
                 Ok(line) if line.contains(needle) => return Ok(line),
                 Ok(_) => continue,
-                Err(mpsc::RecvTimeoutError::Timeout) => bail!("{}: no line with {needle:?} within {timeout:?}", self.name),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    bail!("{}: no line with {needle:?} within {timeout:?}", self.name)
+                }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     let status = self.child.wait()?;
                     bail!("{} exited ({status}) before printing {needle:?}", self.name)
@@ -130,6 +132,7 @@ impl Drop for Proc {
 pub struct OrderServer {
     pub proc: Proc,
     pub addr: SocketAddr,
+    pub db: PathBuf,
 }
 
 impl OrderServer {
@@ -147,8 +150,24 @@ impl OrderServer {
             .env("RUST_LOG", "order_server=info");
         let mut proc = Proc::spawn("order-server", &mut cmd)?;
         let line = proc.wait_for_line("listening on http://", Duration::from_secs(60))?;
-        let addr = line.rsplit("http://").next().unwrap_or_default().trim().parse().context("order-server's address")?;
-        Ok(OrderServer { proc, addr })
+        let addr =
+            line.rsplit("http://").next().unwrap_or_default().trim().parse().context("order-server's address")?;
+        Ok(OrderServer { proc, addr, db: dir.join("orders.db") })
+    }
+
+    /// Acts as the store owner through the server's CLI on the same database (`order-server order …`);
+    /// the running server emits the change as it tails the change log. Returns the CLI's output.
+    pub fn store_owner(&self, args: &[&str]) -> Result<String> {
+        let out = Command::new(workspace_binary("order-server")?)
+            .arg("--db")
+            .arg(&self.db)
+            .arg("order")
+            .args(args)
+            .output()?;
+        if !out.status.success() {
+            bail!("order-server order {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
     pub fn api_url(&self) -> String {

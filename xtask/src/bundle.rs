@@ -13,7 +13,13 @@ pub fn run() -> Result<()> {
     crate::setup::run()?;
     let installed = output(Command::new("cargo").args(["tauri", "--version"])).unwrap_or_default();
     if !installed.starts_with("tauri-cli 2.") || !have("cargo-tauri") {
-        util::run(util::cargo().args(["install", "tauri-cli", "--version", &format!("={TAURI_CLI_VERSION}"), "--locked"]))?;
+        util::run(util::cargo().args([
+            "install",
+            "tauri-cli",
+            "--version",
+            &format!("={TAURI_CLI_VERSION}"),
+            "--locked",
+        ]))?;
     }
     // tauri.conf.json's beforeBuildCommand builds the UI in release first.
     util::run(util::cargo().args(["tauri", "build", "--bundles", "deb"]))?;

@@ -3,8 +3,8 @@
 //!
 //! Each command is one module. Commands print what they run, so a failure names the step that failed.
 
-mod build;
 mod bench;
+mod build;
 mod bundle;
 mod icons;
 mod run;

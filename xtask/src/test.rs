@@ -24,9 +24,23 @@ pub fn run() -> Result<()> {
     build::app(Profile::Debug)?;
 
     let _xvfb = if std::env::var_os("DISPLAY").is_none() { Some(Xvfb::start()?) } else { None };
+    // The private session: an unlocked Secret Service (gnome-keyring, its files in a temp dir) and a
+    // notification server (dunst) and a window manager (openbox), as a desktop has; then every test.
+    let keyring_home = util::target_dir().join("test-session");
+    let _ = std::fs::remove_dir_all(&keyring_home);
+    std::fs::create_dir_all(&keyring_home)?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let script = format!(
+        r#"set -e
+eval "$(printf live-orders-tests | XDG_DATA_HOME="$KEYRING_HOME" gnome-keyring-daemon --unlock --components=secrets)"
+export GNOME_KEYRING_CONTROL
+dunst >/dev/null 2>&1 & dunst_pid=$!
+openbox >/dev/null 2>&1 & wm_pid=$!
+trap 'kill $dunst_pid $wm_pid 2>/dev/null || true' EXIT
+"{cargo}" test --workspace --locked --no-fail-fast"#
+    );
     let mut cmd = Command::new("dbus-run-session");
-    cmd.current_dir(util::project_root()).arg("--").arg(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.args(["test", "--workspace", "--locked", "--no-fail-fast"]);
+    cmd.current_dir(util::project_root()).args(["--", "sh", "-c", &script]).env("KEYRING_HOME", &keyring_home);
     if let Some(x) = &_xvfb {
         cmd.env("DISPLAY", &x.display);
     }
@@ -48,7 +62,8 @@ impl Xvfb {
         }
         let n = (90..200)
             .find(|n| {
-                !PathBuf::from(format!("/tmp/.X11-unix/X{n}")).exists() && !PathBuf::from(format!("/tmp/.X{n}-lock")).exists()
+                !PathBuf::from(format!("/tmp/.X11-unix/X{n}")).exists()
+                    && !PathBuf::from(format!("/tmp/.X{n}-lock")).exists()
             })
             .context("no free X display number between :90 and :199")?;
         let display = format!(":{n}");

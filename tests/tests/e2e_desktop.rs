@@ -1,0 +1,96 @@
+//! The desktop promises, end to end: the session lives in the Secret Service and nowhere on disk, survives
+//! a restart, and is gone after logout; with the window minimized, a store update raises a native
+//! notification (a `Notify` call on D-Bus) naming the order.
+//!
+//! Needs the private session `cargo xtask test` provides: an unlocked gnome-keyring, dunst and openbox.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use live_orders_tests::e2e::AppSession;
+use live_orders_tests::procs::{OrderServer, Proc, TempDir};
+
+const SERVICE: &str = "app.liveorders.client";
+
+/// The secret stored for `api_url`, if any (`secret-tool lookup`).
+fn keychain_secret(api_url: &str) -> Option<String> {
+    let out = Command::new("secret-tool").args(["lookup", "service", SERVICE, "username", api_url]).output().ok()?;
+    let s = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (out.status.success() && !s.is_empty()).then_some(s)
+}
+
+fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if std::fs::read(&p).is_ok_and(|b| String::from_utf8_lossy(&b).contains(needle)) {
+                hits.push(p.display().to_string());
+            }
+        }
+    }
+    hits
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_session_lives_in_the_keychain_survives_a_restart_and_ends_at_logout() -> anyhow::Result<()> {
+    let data = TempDir::new("e2e-keychain");
+    let server = OrderServer::start(data.path(), &[])?;
+    let api_url = server.api_url();
+    let app = AppSession::launch(&api_url, &[]).await?;
+    app.log_in("alice@example.com", "alice-pass").await?;
+    app.wait_for("#link-indicator[data-state='live']").await?;
+
+    let token = keychain_secret(&api_url).expect("the token is in the Secret Service after login");
+    assert!(token.starts_with("eyJ"), "a JWT is stored");
+    let leaks = files_containing(app.home.path(), &token);
+    assert!(leaks.is_empty(), "the token must be in no file under the app's dirs: {leaks:?}");
+    let home = app.quit_keeping_home().await?;
+
+    // Restart: signed in without typing, live again.
+    let app = AppSession::launch_in(home, &api_url, &[]).await?;
+    app.wait_for("#link-indicator[data-state='live']").await?;
+    app.click("header nav a[href='#/settings']").await?;
+    app.click("#logout").await?;
+    app.wait_for("#login-title").await?;
+    assert_eq!(keychain_secret(&api_url), None, "logout removes the keychain entry");
+    app.close().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_minimized_app_raises_a_native_notification_naming_the_order() -> anyhow::Result<()> {
+    let data = TempDir::new("e2e-notify");
+    let server = OrderServer::start(data.path(), &[])?;
+    let app = AppSession::launch(&server.api_url(), &[]).await?;
+    app.log_in("bob@example.com", "bob-pass").await?;
+    app.wait_for("#link-indicator[data-state='live']").await?;
+    app.click("header nav a[href='#/orders']").await?;
+    let row = app.wait_for(".order-row[data-status='pending'], .order-row[data-status='confirmed'], .order-row[data-status='preparing']").await?;
+    let order_id = row.attr("data-order-id").await?.expect("rows carry their id");
+    let status = row.attr("data-status").await?.expect("rows carry their status");
+    let number = row.find(fantoccini::Locator::Css(".num")).await?.text().await?;
+    let next = order_protocol::Status::parse(&status).and_then(order_protocol::Status::next).expect("an open order");
+
+    let mut monitor = Proc::spawn(
+        "dbus-monitor",
+        Command::new("dbus-monitor").arg("interface='org.freedesktop.Notifications',member='Notify'"),
+    )?;
+    let minimized =
+        Command::new("xdotool").args(["search", "--name", "^Live Orders$", "windowminimize", "%@"]).status()?;
+    assert!(minimized.success(), "xdotool could minimize the window");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let changed = Instant::now();
+    server.store_owner(&["set-status", &order_id, next.as_str()])?;
+    let line = monitor.wait_for_line(&number, Duration::from_secs(20))?;
+    let took = changed.elapsed();
+    eprintln!("Notify naming {number} seen on D-Bus {took:?} after the change: {line}");
+    // The budget is 1 s; a busy CI machine gets slack here, the benchmark reports the real figure.
+    assert!(took < Duration::from_secs(5), "the notification took {took:?}");
+    monitor.stop();
+    app.close().await
+}
