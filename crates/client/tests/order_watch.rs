@@ -1,0 +1,95 @@
+//! `order-watch` as a user runs it: the real binary against a real `order-server` on loopback, its `--json`
+//! lines read as they come, its exit codes checked (0 on Ctrl-C, 2 on refused credentials, 1 otherwise).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use order_client::Api;
+use order_protocol::Status;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_order-watch");
+
+fn watch(api_url: &str, email: &str, password: &str, extra: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(["--api-url", api_url, "--email", email, "--json"]).args(extra).env("LIVE_ORDERS_PASSWORD", password);
+    c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c
+}
+
+/// Reads JSON lines until one matches, with a deadline.
+fn wait_line(rx: &mpsc::Receiver<Value>, what: &str, mut f: impl FnMut(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(v) if f(&v) => return v,
+            Ok(_) => {}
+            Err(e) => panic!("no line for {what}: {e}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_lines_follow_the_orders_and_the_exit_codes_tell_what_happened() {
+    let dir = std::env::temp_dir().join(format!("order-watch-it-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let srv = order_server::spawn(order_server::ServerConfig::for_tests(dir.join("orders.db"))).await.unwrap();
+    // Without `/api`: order-watch appends it.
+    let origin = format!("http://{}", srv.addr());
+    let api = Api::new(&origin);
+    let (alice, _) = api.login("alice@example.com", "alice-pass").await.unwrap();
+    let order = api.orders(&alice).await.unwrap().into_iter().find(|o| o.status.is_active()).expect("an active order");
+
+    let mut child = watch(&origin, "alice@example.com", "alice-pass", &["--order", &order.id]).spawn().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            if tx.send(v).is_err() {
+                return;
+            }
+        }
+    });
+    let first = wait_line(&rx, "the initial order", |v| v["type"] == "order" && v["orderId"] == order.id.as_str());
+    assert_eq!(first["source"], "initial");
+    assert_eq!(first["status"], order.status.as_str());
+    wait_line(&rx, "live", |v| v["type"] == "link" && v["state"] == "live");
+
+    let (owner, _) = api.login("owner@example.com", "owner-pass").await.unwrap();
+    let next = order.status.next().unwrap_or(Status::Cancelled);
+    api.set_status(&owner, &order.id, next).await.unwrap();
+    let live = wait_line(&rx, "the live update", |v| v["type"] == "order" && v["status"] == next.as_str());
+    assert_eq!(live["source"], "live");
+    assert_eq!(live["progress"], next.progress());
+    assert!(live["seq"].as_u64().is_some(), "order-server's events carry seq: {live}");
+    assert!(live["at"].as_str().is_some_and(|t| t.ends_with('Z')));
+    let note = wait_line(&rx, "the notification", |v| v["type"] == "notification");
+    assert_eq!(note["category"], "order_updates");
+
+    // Ctrl-C: exit 0.
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "Ctrl-C exits 0");
+
+    // Refused credentials: exit 2, with the server's words on stderr and no password anywhere.
+    let out = watch(&origin, "alice@example.com", "wrong-pass", &[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("login refused"), "{err}");
+    assert!(!err.contains("wrong-pass"));
+
+    // Nothing listening: exit 1 with a message in words.
+    let dead = format!("http://{}", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap());
+    let out = watch(&dead, "alice@example.com", "alice-pass", &[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot reach the server"), "{err}");
+
+    srv.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
