@@ -251,3 +251,34 @@ async fn the_cache_shows_the_last_state_at_once_and_a_recreated_server_is_surviv
     srv.shutdown().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_in_use_is_refreshed_before_it_expires() -> Result<()> {
+    let dir = TempDir::new("refresh");
+    let srv = server(&dir.0.join("orders.db")).await?;
+    let store = Arc::new(MemoryTokenStore::default());
+    let mut config = EngineConfig::new(srv.api_url());
+    // Every token counts as "about to expire": the engine refreshes as soon as it is live.
+    config.refresh_before = Duration::from_secs(100 * 24 * 3600);
+    let (engine, rx) = Engine::start(config, store.clone());
+    let log = EventLog::record(rx);
+    engine.login("alice@example.com", "alice-pass").await?;
+    use order_client::TokenStore;
+    let first = store.load()?.expect("saved at login");
+    log.wait_link("live", 0, LONG).await?;
+    let deadline = std::time::Instant::now() + LONG;
+    let fresh = loop {
+        let t = store.load()?.expect("kept");
+        if t != first {
+            break t;
+        }
+        assert!(std::time::Instant::now() < deadline, "the token was never refreshed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let api = Api::new(&srv.api_url());
+    assert_eq!(api.me(&fresh).await?.email, "alice@example.com", "the refreshed token works");
+    assert!(engine.snapshot().await?.link.is_live());
+    engine.shutdown().await;
+    srv.shutdown().await;
+    Ok(())
+}

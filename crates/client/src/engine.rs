@@ -106,6 +106,7 @@ enum Msg {
     Opened { gen: u64, result: Result<LiveLink, String> },
     CaughtUp { gen: u64, result: Result<CatchUp, ApiError> },
     EmitFailed { gen: u64, reason: String },
+    Refreshed(Result<Token, ApiError>),
 }
 
 /// The shell's handle on the engine. Cheap to clone; every method returns at once.
@@ -151,6 +152,7 @@ impl Engine {
             server_acks: false,
             dirty: false,
             flush_at: None,
+            refresh_not_before: Instant::now(),
         };
         tokio::spawn(runner.run(rx, link_rx, token));
         (Engine { tx, api, store }, events_rx)
@@ -271,6 +273,8 @@ struct Runner {
     server_acks: bool,
     dirty: bool,
     flush_at: Option<Instant>,
+    /// No token refresh before this (one in flight, or the last one failed).
+    refresh_not_before: Instant,
 }
 
 fn far() -> Instant {
@@ -508,8 +512,30 @@ impl Runner {
         }
     }
 
+    /// With the extension, a session in use is kept: the token is refreshed before it expires, so the user is not
+    /// asked for the password again. (Without it, an expired token means a new login.)
+    fn maybe_refresh(&mut self) {
+        let now = Instant::now();
+        if self.extensions != Some(true) || now < self.refresh_not_before {
+            return;
+        }
+        let Some(token) = self.token.clone() else { return };
+        let Some(exp) = token.claims().and_then(|c| c.exp) else { return };
+        if exp - Utc::now().timestamp() > self.config.refresh_before.as_secs() as i64 {
+            return;
+        }
+        self.refresh_not_before = now + Duration::from_secs(60);
+        let (api, tx) = (self.api.clone(), self.tx.clone());
+        tokio::spawn(async move {
+            let _ = tx.send(Msg::Refreshed(api.refresh(&token).await));
+        });
+    }
+
     fn on_deadline(&mut self) {
         let now = Instant::now();
+        if matches!(self.phase, Phase::Live { .. }) {
+            self.maybe_refresh();
+        }
         if self.flush_at.is_some_and(|f| f <= now) {
             self.flush();
         }
@@ -591,6 +617,19 @@ impl Runner {
                     Err(e) => self.link_down(format!("catch-up failed: {e}")),
                 }
             }
+            Msg::Refreshed(result) => match result {
+                Ok(token) if self.token.is_some() => {
+                    tracing::info!("session token refreshed");
+                    if let Err(e) = self.store.save(&token) {
+                        tracing::warn!("could not keep the refreshed token: {e}");
+                    }
+                    self.token = Some(token);
+                    self.refresh_not_before = Instant::now() + Duration::from_secs(60);
+                }
+                Ok(_) => {}
+                Err(e) if e.is_unauthorized() => self.logged_out(&e.to_string()),
+                Err(e) => tracing::warn!("token not refreshed (will retry): {e}"),
+            },
             Msg::EmitFailed { gen, reason } => {
                 if Some(gen) == self.current_gen() {
                     self.link_down(reason);
