@@ -96,7 +96,7 @@ impl LiveLink {
             });
         match tokio::time::timeout(timeout, builder.connect()).await {
             Ok(Ok(client)) => Ok(LiveLink { client, gen }),
-            Ok(Err(e)) => Err(describe_connect_error(&e.to_string())),
+            Ok(Err(e)) => Err(describe_connect_error(origin, &e.to_string()).await),
             Err(_) => Err(format!("no answer within {} s", timeout.as_secs())),
         }
     }
@@ -162,11 +162,22 @@ fn connect_error_message(rest: &str) -> String {
         .unwrap_or_else(|| rest.trim_matches('"').to_owned())
 }
 
-fn describe_connect_error(e: &str) -> String {
-    if e.contains("Connection refused") || e.contains("os error 111") {
-        "the server refused the connection".to_owned()
-    } else {
-        format!("cannot connect: {e}")
+/// rust_socketio says little more than "EngineIO Error" when a connection fails; a plain TCP connect to the same
+/// address tells the user what is actually wrong.
+async fn describe_connect_error(origin: &str, e: &str) -> String {
+    let Some(addr) = reqwest::Url::parse(origin).ok().and_then(|u| {
+        let host = u.host_str()?.to_owned();
+        Some(format!("{host}:{}", u.port_or_known_default()?))
+    }) else {
+        return format!("cannot connect: {e}");
+    };
+    match tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(&addr)).await {
+        Ok(Err(io)) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            format!("the server refused the connection ({addr}: nothing is listening)")
+        }
+        Ok(Err(io)) => format!("cannot reach the server at {addr}: {io}"),
+        Err(_) => format!("the server at {addr} does not answer"),
+        Ok(Ok(_)) => format!("the server at {addr} accepted the connection but the live link failed ({e})"),
     }
 }
 
