@@ -282,3 +282,58 @@ async fn a_session_in_use_is_refreshed_before_it_expires() -> Result<()> {
     srv.shutdown().await;
     Ok(())
 }
+
+/// The real `order-server` binary is killed (`kill -9`) while the store keeps moving orders with its CLI on the
+/// same database; the restarted server replays the change log, and the client applies every transition exactly
+/// once. Needs the binary built (`cargo xtask test` builds it; or `cargo build -p order-server`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_and_changes_made_while_it_was_down_are_caught_up_exactly() -> Result<()> {
+    use live_orders_tests::procs::{workspace_binary, OrderServer, TempDir as ProcDir};
+    let dir = ProcDir::new("client-kill");
+    let mut srv = tokio::task::block_in_place(|| OrderServer::start(dir.path(), &[]))?;
+    let proxy = CutProxy::start(srv.addr).await?;
+    let (engine, rx) = Engine::start(EngineConfig::new(proxy.api_url()), Arc::new(MemoryTokenStore::default()));
+    let log = EventLog::record(rx);
+    engine.login("alice@example.com", "alice-pass").await?;
+    let live = log.wait_link("live", 0, LONG).await?;
+
+    let api = Api::new(&srv.api_url());
+    let owner = login(&api, "owner").await?;
+    let mut orders: Vec<(String, Status)> = active_orders(&api).await?.into_iter().map(|o| (o.id, o.status)).collect();
+    let mut expected: HashMap<String, Vec<Status>> = orders.iter().map(|(id, s)| (id.clone(), vec![*s])).collect();
+    for (id, status) in orders.iter_mut() {
+        if let Some(next) = step(&api, &owner, id, *status).await? {
+            *status = next;
+            expected.get_mut(id.as_str()).expect("known").push(next);
+        }
+    }
+
+    tokio::task::block_in_place(|| srv.proc.kill_hard());
+    // The store owner's CLI writes to the same database while the server is dead.
+    let db = dir.path().join("orders.db");
+    for (id, status) in orders.iter_mut() {
+        let Some(next) = status.next() else { continue };
+        let out = std::process::Command::new(workspace_binary("order-server")?)
+            .args(["order", "set-status", id, next.as_str(), "--db"])
+            .arg(&db)
+            .output()?;
+        assert!(out.status.success(), "CLI: {}", String::from_utf8_lossy(&out.stderr));
+        *status = next;
+        expected.get_mut(id.as_str()).expect("known").push(next);
+    }
+    let away = log.wait_link("connecting", live, LONG).await?;
+    let srv2 = tokio::task::block_in_place(|| OrderServer::start(dir.path(), &[]))?;
+    proxy.set_upstream(srv2.addr);
+    log.wait_link("live", away, LONG).await?;
+    log.wait_for("every order's final status", LONG, |_| {
+        orders.iter().all(|(id, s)| log.statuses_of(id).last() == Some(s))
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for (id, want) in &expected {
+        assert_eq!(&log.statuses_of(id), want, "order {id}: {:#?}", log.summary());
+        assert_eq!(log.notifications_for(id), want.len() - 1, "one notification per transition for {id}");
+    }
+    engine.shutdown().await;
+    Ok(())
+}
