@@ -115,6 +115,8 @@ fn switch(route: Route) -> Html {
         Route::Orders => html! { <Orders /> },
         Route::Order { id } => html! { <OrderPage {id} /> },
         Route::Settings => html! { <SettingsPage /> },
-        Route::NotFound => html! { <p>{ "Nothing here. " }<Link<Route> to={Route::Dashboard}>{ "Back to the dashboard" }</Link<Route>></p> },
+        Route::NotFound => {
+            html! { <p>{ "Nothing here. " }<Link<Route> to={Route::Dashboard}>{ "Back to the dashboard" }</Link<Route>></p> }
+        }
     }
 }

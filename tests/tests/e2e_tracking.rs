@@ -48,6 +48,11 @@ async fn a_store_update_shows_live_with_a_toast_and_the_bell() -> anyhow::Result
     let unread_after: usize = app.attr("#bell", "data-unread").await?.unwrap_or_default().parse()?;
     assert!(unread_after > unread_before, "bell {unread_before} → {unread_after}");
     app.screenshot("order-after-update").await?;
+    app.resize(360, 760).await?;
+    // Let the webview lay the page out at the new width before the picture.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    app.screenshot("order-phone").await?;
+    app.resize(1100, 760).await?;
 
     // From the orders page, the notification leads back to the order.
     app.click("header nav a[href='#/orders']").await?;

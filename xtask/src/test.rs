@@ -21,7 +21,9 @@ pub fn run() -> Result<()> {
     util::run(util::cargo().args(["fmt", "--all", "--check"]))?;
     build::ui(Profile::Debug)?;
     util::run(util::cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
-    build::app(Profile::Debug)?;
+    // Every target at once, with the features `cargo test --workspace` unifies, so the tests below reuse
+    // these artifacts (the app and order-server binaries the end-to-end tests start among them).
+    util::run(util::cargo().args(["build", "--workspace", "--all-targets", "--locked"]))?;
 
     let _xvfb = if std::env::var_os("DISPLAY").is_none() { Some(Xvfb::start()?) } else { None };
     // The private session: an unlocked Secret Service (gnome-keyring, its files in a temp dir) and a

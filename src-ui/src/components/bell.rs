@@ -52,7 +52,9 @@ pub fn bell() -> Html {
         <div class="bell-wrap">
             <button id="bell" class="bell" data-unread={unread.to_string()} aria-label={label}
                     aria-expanded={open.to_string()} onclick={toggle}>
-                <span aria-hidden="true">{ "🔔" }</span>
+                <svg aria-hidden="true" width="22" height="22" viewBox="0 0 24 24" fill="currentColor">
+                    <path d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1l-2-2z"/>
+                </svg>
                 if unread > 0 { <span class="count" aria-hidden="true">{ unread }</span> }
             </button>
             if *open {

@@ -10,8 +10,10 @@ pub fn dashboard() -> Html {
     let store = use_store();
     let s = store.view.stats;
     let name = store.session.as_ref().and_then(|s| s.user_name.clone()).unwrap_or_default();
-    let stat = |id: &str, label: &str, n: u64| html! {
-        <div class="stat" id={id.to_owned()}><span class="n">{ n }</span><span class="label">{ label.to_owned() }</span></div>
+    let stat = |id: &str, label: &str, n: u64| {
+        html! {
+            <div class="stat" id={id.to_owned()}><span class="n">{ n }</span><span class="label">{ label.to_owned() }</span></div>
+        }
     };
     html! {
         <section aria-labelledby="dash-title">

@@ -40,8 +40,13 @@ pub fn login() -> Html {
                     }
                     Err(e) => error.set(Some(match e.code {
                         ErrorCode::BadCredentials => "Wrong email or password.".to_owned(),
-                        ErrorCode::Unreachable => format!("The server cannot be reached. Check its address and your connection. ({})", e.message),
-                        ErrorCode::TooManyAttempts => format!("Too many attempts. Wait a moment and try again. ({})", e.message),
+                        ErrorCode::Unreachable => format!(
+                            "The server cannot be reached. Check its address and your connection. ({})",
+                            e.message
+                        ),
+                        ErrorCode::TooManyAttempts => {
+                            format!("Too many attempts. Wait a moment and try again. ({})", e.message)
+                        }
                         _ => e.message,
                     })),
                 }
