@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use order_protocol::{LinkState, Patch, Source, User, ViewState, AUTH_ERROR_PREFIX};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::sleep_until;
+use tracing::Instrument;
 
 use crate::api::{Api, ApiError, Changes};
 use crate::backoff::{outage_state, Backoff};
@@ -348,12 +349,14 @@ impl Runner {
 
     /// Applies an input and executes its effects.
     fn apply(&mut self, input: Input) {
+        let _span = tracing::trace_span!("apply").entered();
         for fx in self.book.apply(input) {
             match fx {
                 Effect::Ui { patch, seq } => {
                     let _ = self.events.send(ClientEvent::Update { patch, seq });
                 }
                 Effect::Notify(n) => {
+                    tracing::debug!(id = %n.id, "notify");
                     let _ = self.events.send(ClientEvent::Notify(n));
                 }
                 Effect::Persist => {
@@ -451,10 +454,16 @@ impl Runner {
         let (origin, link_tx, tx, timeout) =
             (self.api.origin().to_owned(), self.link_tx.clone(), self.tx.clone(), self.config.connect_timeout);
         tracing::debug!(gen, "connecting");
-        tokio::spawn(async move {
-            let result = LiveLink::open(&origin, &token, gen, link_tx, timeout).await;
-            let _ = tx.send(Msg::Opened { gen, result });
-        });
+        tokio::spawn(
+            async move {
+                let result = LiveLink::open(&origin, &token, gen, link_tx, timeout).await;
+                if let Err(e) = &result {
+                    tracing::debug!("failed: {e}");
+                }
+                let _ = tx.send(Msg::Opened { gen, result });
+            }
+            .instrument(tracing::info_span!("connect", gen)),
+        );
         self.phase = Phase::Connecting { gen, link: None, deadline: Instant::now() + timeout };
     }
 
@@ -689,10 +698,17 @@ impl Runner {
         let first_load = self.book.orders().next().is_none() && since.is_none();
         let extensions = self.extensions;
         let refresh_before = self.config.refresh_before;
-        tokio::spawn(async move {
-            let result = catch_up(&api, token, since, first_load, extensions, refresh_before).await;
-            let _ = tx.send(Msg::CaughtUp { gen, result });
-        });
+        tokio::spawn(
+            async move {
+                let result = catch_up(&api, token, since, first_load, extensions, refresh_before).await;
+                match &result {
+                    Ok(c) => tracing::debug!(inputs = c.inputs.len(), extensions = c.extensions, "caught up"),
+                    Err(e) => tracing::debug!("failed: {e}"),
+                }
+                let _ = tx.send(Msg::CaughtUp { gen, result });
+            }
+            .instrument(tracing::info_span!("catch_up", gen, since)),
+        );
     }
 
     fn caught_up(&mut self, gen: u64, c: CatchUp) {
