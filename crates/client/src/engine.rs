@@ -91,6 +91,7 @@ enum Command {
     Logout(oneshot::Sender<()>),
     RetryNow,
     Snapshot(oneshot::Sender<ViewState>),
+    Resync,
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -218,6 +219,13 @@ impl Engine {
         rx.await.map_err(|_| EngineError::Stopped)
     }
 
+    /// Sends the whole state as a `Patch::Reset` through the event channel. A UI that (re)draws from this,
+    /// rather than from [`Engine::snapshot`], cannot lose a patch that was in flight when it asked: the reset
+    /// and the patches come in one ordered stream.
+    pub fn resync(&self) -> Result<(), EngineError> {
+        self.send(Command::Resync)
+    }
+
     /// Closes the link and flushes the cache; the engine stops.
     pub async fn shutdown(&self) {
         let (tx, rx) = oneshot::channel();
@@ -337,9 +345,21 @@ impl Runner {
             Phase::Live { next_heartbeat, .. } => *next_heartbeat,
             Phase::LoggedOut | Phase::CatchingUp { .. } => far(),
         };
+        let phase = match self.offline_at() {
+            Some(t) => phase.min(t),
+            None => phase,
+        };
         match self.flush_at {
             Some(f) => phase.min(f),
             None => phase,
+        }
+    }
+
+    /// When a "Reconnecting" outage is to be shown as "Offline": on time, not at the next failed attempt.
+    fn offline_at(&self) -> Option<Instant> {
+        match self.book.link() {
+            LinkState::Connecting { .. } => self.outage_since.map(|t| t + crate::backoff::RECONNECTING_FOR),
+            _ => None,
         }
     }
 
@@ -542,6 +562,11 @@ impl Runner {
 
     fn on_deadline(&mut self) {
         let now = Instant::now();
+        if self.offline_at().is_some_and(|t| t <= now) {
+            if let LinkState::Connecting { attempt, next_retry_at } = self.book.link().clone() {
+                self.set_link(LinkState::Offline { reason: self.last_reason.clone(), attempt, next_retry_at });
+            }
+        }
         if matches!(self.phase, Phase::Live { .. }) {
             self.maybe_refresh();
         }
@@ -772,6 +797,7 @@ impl Runner {
             Command::Snapshot(reply) => {
                 let _ = reply.send(self.book.view());
             }
+            Command::Resync => self.emit_reset(),
             Command::Logout(done) => {
                 if let (Some(token), Some(true)) = (self.token.clone(), self.extensions) {
                     let api = self.api.clone();

@@ -45,7 +45,7 @@ async fn an_outage_is_waited_out_cheaply_with_capped_backoff_and_an_honest_link_
         _ => None,
     });
     let (when, reason, next) = offline.unwrap_or_else(|| panic!("never offline: {links:?}"));
-    assert!(when >= Duration::from_secs(8), "offline too early ({when:?})");
+    assert!(when >= Duration::from_secs(9) && when <= Duration::from_millis(11_500), "offline at {when:?}, not ~10 s");
     assert!(reason.contains("refused"), "the reason is in words: {reason}");
     assert!(next.is_some(), "retries go on");
     engine.shutdown().await;
