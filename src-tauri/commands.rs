@@ -3,7 +3,6 @@
 
 use order_client::attention::engine_error;
 use order_protocol::shell::{BackendStatus, CommandError, ErrorCode, SessionInfo, Settings};
-use order_protocol::ViewState;
 use tauri::{AppHandle, Runtime, State};
 
 use crate::AppState;
@@ -33,10 +32,11 @@ pub fn session_info(state: State<'_, AppState>) -> SessionInfo {
     state.session_info()
 }
 
-/// The whole view state, drawn once at start; patches follow as `view-patches` events.
+/// Asks for the whole view state as a `Reset` among the `view-patches` events, in order with every other
+/// patch (a reply to the command could overtake or trail patches in flight).
 #[tauri::command]
-pub async fn snapshot(state: State<'_, AppState>) -> Reply<ViewState> {
-    state.running().engine.snapshot().await.map_err(|e| engine_error(&e))
+pub fn resync(state: State<'_, AppState>) -> Reply<()> {
+    state.running().engine.resync().map_err(|e| engine_error(&e))
 }
 
 /// Signs in (on `api_url` when given: it becomes the saved backend).

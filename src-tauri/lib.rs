@@ -52,7 +52,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Result<()> {
         .invoke_handler(tauri::generate_handler![
             commands::backend_status,
             commands::session_info,
-            commands::snapshot,
+            commands::resync,
             commands::login,
             commands::logout,
             commands::watch_order,

@@ -2,7 +2,7 @@
 //! Signed out, every route shows the login screen.
 
 use order_protocol::shell::SessionInfo;
-use order_protocol::{LinkState, Patch, ViewState};
+use order_protocol::{LinkState, Patch};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
@@ -26,16 +26,16 @@ pub enum Route {
     NotFound,
 }
 
-/// Reloads the session and the whole state from the shell (start, login, logout).
+/// Reloads the session, and asks for the whole state, which arrives as a `Reset` among the patches
+/// (start, login, logout).
 pub fn refresh(store: &StoreHandle) {
     let store = store.clone();
     wasm_bindgen_futures::spawn_local(async move {
         if let Ok(info) = ipc::invoke::<_, SessionInfo>("session_info", &()).await {
             store.dispatch(Action::Session(info));
         }
-        match ipc::invoke::<_, ViewState>("snapshot", &()).await {
-            Ok(view) => store.dispatch(Action::Snapshot(Box::new(view))),
-            Err(e) => web_sys::console::error_1(&format!("snapshot: {}", e.message).into()),
+        if let Err(e) = ipc::invoke::<_, ()>("resync", &()).await {
+            web_sys::console::error_1(&format!("resync: {}", e.message).into());
         }
     });
 }
@@ -47,7 +47,7 @@ pub fn app() -> Html {
         let store = store.clone();
         use_effect_with((), move |_| {
             let s = store.clone();
-            ipc::listen::<Vec<Patch>>(crate_patches_event(), move |patches| {
+            let listening = ipc::listen::<Vec<Patch>>(crate_patches_event(), move |patches| {
                 // A session that ends on the server's side: fetch the reason for the login screen.
                 let logged_out = patches.iter().any(|p| matches!(p, Patch::Link { link: LinkState::LoggedOut, .. }));
                 s.dispatch(Action::Patches(patches));
@@ -60,7 +60,11 @@ pub fn app() -> Html {
                     });
                 }
             });
-            refresh(&store);
+            // Ask for the state only once the listener is in place, or the reset could pass unheard.
+            wasm_bindgen_futures::spawn_local(async move {
+                listening.await;
+                refresh(&store);
+            });
         });
     }
     html! {

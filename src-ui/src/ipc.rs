@@ -38,8 +38,9 @@ fn internal(e: impl ToString) -> CommandError {
     CommandError { code: ErrorCode::Internal, message: e.to_string() }
 }
 
-/// Calls `handler` with the payload of every `event` the shell emits, for the life of the page.
-pub fn listen<T: DeserializeOwned + 'static>(event: &'static str, handler: impl Fn(T) + 'static) {
+/// Calls `handler` with the payload of every `event` the shell emits, for the life of the page. Returns once
+/// the shell has registered the listener, so nothing emitted afterwards is missed.
+pub async fn listen<T: DeserializeOwned + 'static>(event: &'static str, handler: impl Fn(T) + 'static) {
     let closure = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
         let payload = js_sys::Reflect::get(&e, &JsValue::from_str("payload")).unwrap_or(JsValue::NULL);
         match serde_wasm_bindgen::from_value::<T>(payload) {
@@ -47,11 +48,9 @@ pub fn listen<T: DeserializeOwned + 'static>(event: &'static str, handler: impl 
             Err(err) => web_sys::console::warn_1(&format!("unreadable {event} event: {err}").into()),
         }
     });
-    wasm_bindgen_futures::spawn_local(async move {
-        if let Err(e) = tauri_listen(event, &closure).await {
-            web_sys::console::error_2(&format!("cannot listen to {event}").into(), &e);
-        }
-        // The listener lives as long as the page.
-        closure.forget();
-    });
+    if let Err(e) = tauri_listen(event, &closure).await {
+        web_sys::console::error_2(&format!("cannot listen to {event}").into(), &e);
+    }
+    // The listener lives as long as the page.
+    closure.forget();
 }

@@ -24,14 +24,13 @@ pub struct Store {
     pub view: ViewState,
     /// `None` until the shell answered.
     pub session: Option<SessionInfo>,
-    /// Whether the first snapshot arrived (before it, nothing is drawn as "empty").
+    /// Whether the first state arrived (before it, nothing is drawn as "empty").
     pub loaded: bool,
     pub toasts: Vec<Toast>,
     next_toast: u64,
 }
 
 pub enum Action {
-    Snapshot(Box<ViewState>),
     Patches(Vec<Patch>),
     Session(SessionInfo),
     DismissToast(u64),
@@ -43,10 +42,6 @@ impl Reducible for Store {
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
         let mut s = (*self).clone();
         match action {
-            Action::Snapshot(view) => {
-                s.view = *view;
-                s.loaded = true;
-            }
             Action::Patches(patches) => {
                 for p in &patches {
                     if let Patch::Notification { item, .. } = p {
@@ -58,11 +53,13 @@ impl Reducible for Store {
                             order_id: item.order_id.clone(),
                         });
                     }
+                    if matches!(p, Patch::Reset { .. }) {
+                        s.loaded = true;
+                    }
                     s.view.patch(p);
                 }
                 let excess = s.toasts.len().saturating_sub(MAX_TOASTS);
                 s.toasts.drain(..excess);
-                s.loaded = true;
             }
             Action::Session(info) => s.session = Some(info),
             Action::DismissToast(key) => s.toasts.retain(|t| t.key != key),

@@ -97,21 +97,26 @@ impl Proc {
         self.child.id()
     }
 
-    /// Ends the process group: SIGTERM, then SIGKILL if it lingers.
+    /// Ends the process group: SIGTERM, then SIGKILL if anything in it lingers. Returns once every process
+    /// of the group is gone (an app that outlived its driver would hold its single-instance name).
     pub fn stop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(Some(_))) {
-            return;
-        }
         let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let group_alive = || {
+            Command::new("kill").args(["-0", "--", &group]).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+        };
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).stderr(Stdio::null()).status();
         let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
+        loop {
+            let _ = self.child.try_wait();
+            if !group_alive() {
+                break;
+            }
+            if Instant::now() > deadline {
+                let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
+                break;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.wait();
     }
 
