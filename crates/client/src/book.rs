@@ -566,17 +566,7 @@ fn rank(s: Status) -> u8 {
 }
 
 fn local_stats<'a>(orders: impl Iterator<Item = &'a OrderView>) -> Stats {
-    let mut s = Stats::default();
-    for o in orders {
-        s.total += 1;
-        match o.status {
-            Status::Delivered => s.delivered += 1,
-            Status::Cancelled => s.cancelled += 1,
-            st if st.is_active() => s.active += 1,
-            _ => {}
-        }
-    }
-    s
+    Stats::of_statuses(orders.map(|o| o.status))
 }
 
 #[cfg(test)]
