@@ -9,7 +9,6 @@ use order_client::attention;
 use order_client::ClientEvent;
 use order_protocol::{LinkState, Patch};
 use tauri::{AppHandle, Emitter, Manager, Runtime};
-use tauri_plugin_notification::NotificationExt;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 
@@ -63,9 +62,7 @@ fn handle<R: Runtime>(app: &AppHandle<R>, event: ClientEvent, batch: &mut Vec<Pa
             let show = attention::should_notify(&state.settings(), window, n.category);
             tracing::debug!(?window, show, category = ?n.category, "native notification for {}", n.id);
             if show {
-                if let Err(e) = app.notification().builder().title(&n.title).body(&n.body).show() {
-                    tracing::warn!("could not show a notification: {e}");
-                }
+                crate::notify::show(app, n);
             }
         }
         ClientEvent::Warning(w) => tracing::warn!("{w}"),

@@ -8,6 +8,7 @@
 mod commands;
 mod forward;
 mod keychain;
+mod notify;
 mod settings;
 mod state;
 #[cfg(desktop)]

@@ -60,6 +60,11 @@ pub fn app() -> Html {
                     });
                 }
             });
+            // A click on a native notification: show its order.
+            let opening = ipc::listen::<String>("open-order", |id| {
+                let _ = web_sys::window().map(|w| w.location().set_hash(&format!("/orders/{id}")));
+            });
+            wasm_bindgen_futures::spawn_local(opening);
             // Ask for the state only once the listener is in place, or the reset could pass unheard.
             wasm_bindgen_futures::spawn_local(async move {
                 listening.await;

@@ -1,6 +1,6 @@
 //! The desktop promises, end to end: the session lives in the Secret Service and nowhere on disk, survives
 //! a restart, and is gone after logout; with the window minimized, a store update raises a native
-//! notification (a `Notify` call on D-Bus) naming the order.
+//! notification (a `Notify` call on D-Bus) naming the order, and clicking it opens that order.
 //!
 //! Needs the private session `cargo xtask test` provides: an unlocked gnome-keyring, dunst and openbox.
 
@@ -92,5 +92,10 @@ async fn a_minimized_app_raises_a_native_notification_naming_the_order() -> anyh
     // The budget is 1 s; a busy CI machine gets slack here, the benchmark reports the real figure.
     assert!(took < Duration::from_secs(5), "the notification took {took:?}");
     monitor.stop();
+
+    // Clicking it (dunst's default action, as a click on its bubble does) brings the window up on the order.
+    let clicked = Command::new("dunstctl").args(["action", "0"]).status()?;
+    assert!(clicked.success(), "dunstctl could act on the notification");
+    app.wait_for(&format!(".order-page[data-order-id='{order_id}']")).await?;
     app.close().await
 }
