@@ -43,7 +43,11 @@ pub fn run(profile: Profile) -> Result<()> {
         .context("starting the app")?;
     let children = Arc::new(Mutex::new(vec![server, app]));
     let on_ctrl_c = children.clone();
-    ctrlc::set_handler(move || stop_all(&mut on_ctrl_c.lock().expect("not poisoned")))?;
+    ctrlc::set_handler(move || {
+        stop_all(&mut on_ctrl_c.lock().expect("not poisoned"));
+        println!("stopped the app and order-server");
+        std::process::exit(0);
+    })?;
 
     // Wait for the app to close, then stop the server.
     loop {
