@@ -99,3 +99,30 @@ async fn a_minimized_app_raises_a_native_notification_naming_the_order() -> anyh
     app.wait_for(&format!(".order-page[data-order-id='{order_id}']")).await?;
     app.close().await
 }
+
+/// A token the server revoked (here: logged out from elsewhere) while the app was closed: the next start
+/// lands on the login screen with the reason, and the dead token is gone from the keychain.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_session_returns_to_login_with_a_reason() -> anyhow::Result<()> {
+    let data = TempDir::new("e2e-revoked");
+    let server = OrderServer::start(data.path(), &[])?;
+    let api_url = server.api_url();
+    let app = AppSession::launch(&api_url, &[]).await?;
+    app.log_in("alice@example.com", "alice-pass").await?;
+    app.wait_for("#link-indicator[data-state='live']").await?;
+    let home = app.quit_keeping_home().await?;
+
+    let token = keychain_secret(&api_url).expect("the session is in the keychain");
+    let revoked = Command::new("curl")
+        .args(["-sf", "-X", "POST", "-H"])
+        .arg(format!("Authorization: Bearer {token}"))
+        .arg(format!("{api_url}/auth/logout"))
+        .status()?;
+    assert!(revoked.success(), "the server revoked the token");
+
+    let app = AppSession::launch_in(home, &api_url, &[]).await?;
+    let reason = app.text_of("#logout-reason").await?;
+    assert!(reason.contains("expired or was revoked"), "{reason}");
+    assert_eq!(keychain_secret(&api_url), None, "the refused token is cleared from the keychain");
+    app.close().await
+}
