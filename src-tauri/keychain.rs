@@ -41,7 +41,8 @@ impl KeychainStore {
 
     #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows", target_os = "ios")))]
     fn open(self, _api_url: &str) -> KeychainStore {
-        *self.problem.lock().expect("not poisoned") = Some("This platform has no keychain the app can use: you stay signed in only until the app quits.".into());
+        *self.problem.lock().expect("not poisoned") =
+            Some("This platform has no keychain the app can use: you stay signed in only until the app quits.".into());
         self
     }
 
@@ -51,7 +52,8 @@ impl KeychainStore {
     }
 
     fn set_problem(&self, e: &dyn std::fmt::Display) {
-        let text = format!("The system keychain is not available, so you stay signed in only until the app quits ({e}).");
+        let text =
+            format!("The system keychain is not available, so you stay signed in only until the app quits ({e}).");
         tracing::warn!("{text}");
         if let Ok(mut p) = self.problem.lock() {
             *p = Some(text);
