@@ -62,3 +62,36 @@ async fn a_store_update_shows_live_with_a_toast_and_the_bell() -> anyhow::Result
     app.wait_for(&format!(".order-page[data-order-id='{order_id}']")).await?;
     app.close().await
 }
+
+/// The server goes away: the indicator says Reconnecting, then Offline with the reason; the store moves the
+/// order on while it is down; the server comes back: Live again, and the change made meanwhile is shown.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outage_is_shown_honestly_and_nothing_is_missed() -> anyhow::Result<()> {
+    let data = TempDir::new("e2e-outage");
+    let mut server = OrderServer::start(data.path(), &[])?;
+    let addr = server.addr.to_string();
+    let app = AppSession::launch(&server.api_url(), &[]).await?;
+    app.log_in("alice@example.com", "alice-pass").await?;
+    app.wait_for("#link-indicator[data-state='live']").await?;
+    app.click("header nav a[href='#/orders']").await?;
+    let row = app.wait_for(".order-row[data-status='pending'], .order-row[data-status='confirmed']").await?;
+    let order_id = row.attr("data-order-id").await?.expect("rows carry their id");
+    let status = row.attr("data-status").await?.and_then(|s| Status::parse(&s)).expect("a known status");
+    let next = status.next().expect("an open order");
+    app.click(&format!(".order-row[data-order-id='{order_id}'] a")).await?;
+    app.wait_for(&format!(".order-page[data-order-id='{order_id}']")).await?;
+
+    server.proc.stop();
+    let reconnecting = app.text_of("#link-indicator[data-state='connecting'] .link-text").await?;
+    assert!(reconnecting.starts_with("Reconnecting") || reconnecting.starts_with("Connecting"), "{reconnecting}");
+    let offline = app.text_of("#link-indicator[data-state='offline'] .link-text").await?;
+    assert!(offline.starts_with("Offline: "), "{offline}");
+    assert!(offline.len() > "Offline: ".len() + 5, "the reason is given: {offline}");
+    app.screenshot("outage-offline").await?;
+
+    server.store_owner(&["set-status", &order_id, next.as_str()])?;
+    let _server = OrderServer::start_at(data.path(), &addr, &[])?;
+    app.wait_for("#link-indicator[data-state='live']").await?;
+    app.wait_for(&format!(".order-page[data-status='{}']", next.as_str())).await?;
+    app.close().await
+}
