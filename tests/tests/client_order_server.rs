@@ -10,26 +10,12 @@ use std::time::Duration;
 use anyhow::Result;
 use live_orders_tests::client_log::{monotonic, EventLog};
 use live_orders_tests::cut_proxy::{CutProxy, Mode};
+use live_orders_tests::procs::TempDir;
 use order_client::{Api, ClientEvent, Engine, EngineConfig, MemoryTokenStore, Token};
 use order_protocol::{Order, Patch, Status};
 use order_server::{RunningServer, ServerConfig};
 
 const LONG: Duration = Duration::from_secs(30);
-
-struct TempDir(std::path::PathBuf);
-impl TempDir {
-    fn new(label: &str) -> TempDir {
-        let d = std::env::temp_dir().join(format!("order-client-it-{label}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).expect("temp dir");
-        TempDir(d)
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 async fn server(db: &std::path::Path) -> Result<RunningServer> {
     let mut config = ServerConfig::for_tests(db.to_owned());
