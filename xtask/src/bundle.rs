@@ -22,7 +22,8 @@ pub fn run() -> Result<()> {
         ]))?;
     }
     // tauri.conf.json's beforeBuildCommand builds the UI in release first.
-    util::run(util::cargo().args(["tauri", "build", "--bundles", "deb"]))?;
+    // `-p live-orders`: the workspace's default members leave the app out of a plain `cargo build`.
+    util::run(util::cargo().args(["tauri", "build", "--bundles", "deb", "--", "-p", "live-orders"]))?;
     let deb_dir = util::target_dir().join("release/bundle/deb");
     for e in std::fs::read_dir(&deb_dir)?.flatten() {
         let len = e.metadata()?.len();
