@@ -22,8 +22,9 @@ pub fn run() -> Result<()> {
         ]))?;
     }
     // tauri.conf.json's beforeBuildCommand builds the UI in release first.
-    // `-p live-orders`: the workspace's default members leave the app out of a plain `cargo build`.
-    util::run(util::cargo().args(["tauri", "build", "--bundles", "deb", "--", "-p", "live-orders"]))?;
+    // tauri.conf.json's `build.runner` adds `-p live-orders`: the workspace's default members leave the app
+    // out of a plain `cargo build`.
+    util::run(util::cargo().args(["tauri", "build", "--bundles", "deb"]))?;
     let deb_dir = util::target_dir().join("release/bundle/deb");
     for e in std::fs::read_dir(&deb_dir)?.flatten() {
         let len = e.metadata()?.len();
