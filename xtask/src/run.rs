@@ -1,7 +1,7 @@
 //! `cargo xtask run`: the app against the embedded backend, for a newcomer's first look.
 //!
 //! Starts `order-server --demo` on 127.0.0.1:5001 (its data under the user's data dir) and the app pointed
-//! at it; Ctrl-C, or closing the app, stops both.
+//! at it; Ctrl-C, or quitting the app (its tray menu), stops both.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
