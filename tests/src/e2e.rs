@@ -6,7 +6,7 @@
 //! settings, cache and logs of one test never meet another's, nor the developer's.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -39,8 +39,12 @@ impl AppSession {
 
     /// Same, in a given home (to restart the app over the state an earlier session left).
     pub async fn launch_in(home: TempDir, api_url: &str, env: &[(&str, &str)]) -> Result<AppSession> {
+        Self::launch_binary(&workspace_binary("live-orders")?, home, api_url, env).await
+    }
+
+    /// Same with another Tauri binary (the benchmark's blank window).
+    pub async fn launch_binary(app: &Path, home: TempDir, api_url: &str, env: &[(&str, &str)]) -> Result<AppSession> {
         let turn = ONE_APP.lock().await;
-        let app = workspace_binary("live-orders")?;
         let (port, native_port) = (free_port(), free_port());
         let h = home.path();
         let mut cmd = Command::new("tauri-driver");
@@ -68,6 +72,11 @@ impl AppSession {
             .await
             .context("opening a WebDriver session on the app")?;
         Ok(AppSession { client, driver, home, _turn: turn })
+    }
+
+    /// The pid of this session's tauri-driver (the app runs below it: tauri-driver, WebKitWebDriver, app).
+    pub fn driver_pid(&self) -> u32 {
+        self.driver.pid()
     }
 
     /// The text of the first element matching `css`, once it exists.

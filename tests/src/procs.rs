@@ -20,11 +20,16 @@ pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| project_root().join("target"))
 }
 
-/// A binary of this workspace, built by `cargo xtask test` (or `cargo build -p <package>`) before the tests.
+/// A binary of this workspace, built by `cargo xtask test` (or `cargo build -p <package>`) before the tests:
+/// the `debug` one, or that of the profile `LIVE_ORDERS_PROFILE` names (`cargo xtask bench app` uses `release`).
 pub fn workspace_binary(name: &str) -> Result<PathBuf> {
-    let path = target_dir().join("debug").join(name);
+    let profile = std::env::var("LIVE_ORDERS_PROFILE").unwrap_or_else(|_| "debug".into());
+    let path = target_dir().join(&profile).join(name);
     if !path.exists() {
-        bail!("{} is not built: run `cargo xtask test` (or `cargo build -p {name}`)", path.display());
+        bail!(
+            "{} is not built: run `cargo xtask test` (or `cargo build --profile {profile} -p {name}`)",
+            path.display()
+        );
     }
     Ok(path)
 }

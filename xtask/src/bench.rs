@@ -1,5 +1,5 @@
 //! `cargo xtask bench [server|client|app]`: benchmarks that print their figures side by side.
-//! Performance targets live here, never in timed tests.
+//! Performance targets live here, never in timed tests. `app` is [`crate::bench_app`].
 
 use anyhow::{bail, Result};
 
@@ -12,10 +12,14 @@ pub fn run(args: &[&str]) -> Result<()> {
     };
     crate::setup::run()?;
     for w in which {
+        if w == "app" {
+            crate::bench_app::run()?;
+            continue;
+        }
         let package = match w {
             "server" => "order-server",
             "client" => "order-client",
-            other => bail!("unknown benchmark `{other}` (server, client)"),
+            other => bail!("unknown benchmark `{other}` (server, client, app)"),
         };
         util::run(util::cargo().args(["bench", "--locked", "-p", package]))?;
     }

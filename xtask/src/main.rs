@@ -4,6 +4,7 @@
 //! Each command is one module. Commands print what they run, so a failure names the step that failed.
 
 mod bench;
+mod bench_app;
 mod build;
 mod bundle;
 mod icons;

@@ -51,14 +51,14 @@ trap 'kill $dunst_pid $wm_pid 2>/dev/null || true' EXIT
     Ok(())
 }
 
-/// A private X server for the end-to-end tests; stopped when dropped.
-struct Xvfb {
+/// A private X server for the end-to-end tests (and `bench app`); stopped when dropped.
+pub struct Xvfb {
     child: Child,
-    display: String,
+    pub display: String,
 }
 
 impl Xvfb {
-    fn start() -> Result<Xvfb> {
+    pub fn start() -> Result<Xvfb> {
         if !have("Xvfb") {
             bail!("Xvfb is missing: run `cargo xtask setup`");
         }
@@ -83,7 +83,7 @@ impl Xvfb {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        eprintln!("xtask test: no DISPLAY, the end-to-end tests run under Xvfb {display}");
+        eprintln!("xtask: no DISPLAY, the app runs under Xvfb {display}");
         Ok(Xvfb { child, display })
     }
 }

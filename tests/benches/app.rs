@@ -1,0 +1,267 @@
+//! The app's own figures, in one run (`cargo xtask bench app`, which builds the release binaries and runs this
+//! inside a private D-Bus session with an unlocked keychain, under Xvfb when there is no display):
+//!
+//! 1. memory: total PSS of the app and every process below it (WebKitWebProcess, WebKitNetworkProcess, …) after
+//!    `BENCH_APP_IDLE_SECS` (default 60) idle, logged in with 100 orders and 500 notifications (statuses only
+//!    move forward, five changes an order), beside the same measure for a blank Tauri window of the same
+//!    package (`examples/blank-window.rs`), and the ratio;
+//! 2. idle CPU of the app's tree over that same window with the link live, from `/proc/PID/stat`;
+//! 3. cold start: the app launched a second time (already logged in, cache present) until the first order row
+//!    is in the DOM.
+//!
+//! Both windows are launched the same way, through tauri-driver (WebDriver), so the automation overhead is in
+//! both memory figures alike; the cold start includes WebDriver polling, and is also given from the app
+//! process's own start time (read from `/proc`), which leaves out tauri-driver's and the session's start.
+//! PSS is the honest sum over processes that share pages (each shared page is split among its users).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use fantoccini::Locator;
+use live_orders_tests::e2e::AppSession;
+use live_orders_tests::procs::{target_dir, workspace_binary, OrderServer, TempDir};
+
+const ALICE: (&str, &str) = ("alice@example.com", "alice-pass");
+/// Statuses only move forward (pending → … → delivered), five changes per order, each one a notification:
+/// 100 orders make the 500 notifications.
+const ORDERS: usize = 100;
+const STATUSES: [&str; 5] = ["confirmed", "preparing", "ready", "out_for_delivery", "delivered"];
+const TARGET_RATIO: f64 = 1.15;
+const TARGET_CPU_PERCENT: f64 = 0.5;
+const TARGET_COLD_START: Duration = Duration::from_secs(1);
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> Result<()> {
+    let idle =
+        Duration::from_secs(std::env::var("BENCH_APP_IDLE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(60));
+    let app_bin = workspace_binary("live-orders")?;
+    let profile = std::env::var("LIVE_ORDERS_PROFILE").unwrap_or_else(|_| "debug".into());
+    let blank_bin = target_dir().join(&profile).join("examples").join("blank-window");
+    if !blank_bin.exists() {
+        bail!("{} is not built: run `cargo xtask bench app`", blank_bin.display());
+    }
+
+    let data = TempDir::new("bench-app-server");
+    let server = OrderServer::start(data.path(), &[])?;
+    let url = server.api_url();
+    let mut ids = Vec::new();
+    for _ in 0..ORDERS {
+        let out = server.store_owner(&["place", "--customer", ALICE.0])?;
+        let id = out.rsplit('(').next().and_then(|s| s.split(')').next()).context("the placed order's id")?;
+        ids.push(id.trim().to_owned());
+    }
+
+    // First launch: log in, then the status changes arrive live (the server lists only the newest 200
+    // notifications, so the app learns the 500 as they happen, as it would over a day), and the cache fills.
+    eprintln!("bench app: first launch, logging in and moving {ORDERS} orders along");
+    let first = AppSession::launch(&url, &[]).await?;
+    first.log_in(ALICE.0, ALICE.1).await?;
+    first.wait_for("#link-indicator[data-state='live']").await?;
+    let mut notifications = 0;
+    for status in STATUSES {
+        for id in &ids {
+            let out = server.store_owner(&["set-status", id, status])?;
+            notifications += usize::from(out.contains(" is now "));
+        }
+    }
+    let last = ids.last().context("no orders")?;
+    first.wait_for(&format!(".order-row[data-order-id='{last}'][data-status='{}']", STATUSES[4])).await?;
+    let home = first.quit_keeping_home().await?;
+
+    // Second launch: cold start from the cache, then idle with the link live.
+    eprintln!("bench app: second launch (cold start), then {idle:?} idle");
+    let launched = Instant::now();
+    let app = AppSession::launch_in(home, &url, &[]).await?;
+    app.client
+        .wait()
+        .at_most(Duration::from_secs(60))
+        .every(Duration::from_millis(10))
+        .for_element(Locator::Css(".order-row[data-order-id]"))
+        .await
+        .context("no order row within 60 s of the second launch")?;
+    let cold_webdriver = launched.elapsed();
+    let seen_at = uptime()?;
+    let app_pid = find_below(app.driver_pid(), &app_bin)?;
+    let cold_process = Duration::from_secs_f64((seen_at - start_time(app_pid)?).max(0.0));
+    let rows = app.client.find_all(Locator::Css(".order-row[data-order-id]")).await?.len();
+    app.wait_for("#link-indicator[data-state='live']").await?;
+    let app_idle = idle_tree(app_pid, idle).await?;
+    app.close().await?;
+
+    eprintln!("bench app: the blank window, {idle:?} idle");
+    let blank = AppSession::launch_binary(&blank_bin, TempDir::new("bench-blank-home"), &url, &[]).await?;
+    let blank_pid = find_below(blank.driver_pid(), &blank_bin)?;
+    let blank_idle = idle_tree(blank_pid, idle).await?;
+    blank.close().await?;
+    drop(server);
+
+    let ratio = app_idle.pss_mib / blank_idle.pss_mib;
+    let verdict = |ok: bool| if ok { "ok" } else { "MISSED" };
+    println!();
+    println!(
+        "cargo xtask bench app ({profile} build; {idle:?} idle; {rows} order rows, {notifications} notifications)"
+    );
+    println!("{:<58} {:>12} {:>10} {:>7}", "measure", "value", "target", "");
+    println!(
+        "{:<58} {:>8.1} MiB {:>10} {:>7}",
+        format!("PSS, app tree ({} processes)", app_idle.processes),
+        app_idle.pss_mib,
+        "",
+        ""
+    );
+    println!(
+        "{:<58} {:>8.1} MiB {:>10} {:>7}",
+        format!("PSS, blank Tauri window tree ({} processes)", blank_idle.processes),
+        blank_idle.pss_mib,
+        "",
+        ""
+    );
+    println!(
+        "{:<58} {:>12.3} {:>10} {:>7}",
+        "PSS ratio app / blank",
+        ratio,
+        format!("<= {TARGET_RATIO}"),
+        verdict(ratio <= TARGET_RATIO)
+    );
+    println!(
+        "{:<58} {:>10.2} % {:>10} {:>7}",
+        "idle CPU, app tree, link live (% of one core)",
+        app_idle.cpu_percent,
+        format!("<= {TARGET_CPU_PERCENT} %"),
+        verdict(app_idle.cpu_percent <= TARGET_CPU_PERCENT)
+    );
+    println!("{:<58} {:>10.2} % {:>10} {:>7}", "idle CPU, blank window tree", blank_idle.cpu_percent, "", "");
+    println!(
+        "{:<58} {:>10} ms {:>10} {:>7}",
+        "cold start: app process start -> first order row in DOM",
+        cold_process.as_millis(),
+        "<= 1000 ms",
+        verdict(cold_process <= TARGET_COLD_START)
+    );
+    println!(
+        "{:<58} {:>10} ms {:>10} {:>7}",
+        "cold start incl. tauri-driver + WebDriver session",
+        cold_webdriver.as_millis(),
+        "",
+        ""
+    );
+    println!("processes, app tree:   {}", app_idle.names.join(", "));
+    println!("processes, blank tree: {}", blank_idle.names.join(", "));
+    Ok(())
+}
+
+/// What one idle window measured.
+struct Idle {
+    pss_mib: f64,
+    cpu_percent: f64,
+    processes: usize,
+    names: Vec<String>,
+}
+
+/// Lets the tree below `root` idle for `idle`, then reads its CPU time over that window and its PSS.
+async fn idle_tree(root: u32, idle: Duration) -> Result<Idle> {
+    let tick = clock_ticks();
+    let before = cpu_ticks(&tree(root));
+    let started = Instant::now();
+    tokio::time::sleep(idle).await;
+    let pids = tree(root);
+    let after = cpu_ticks(&pids);
+    let elapsed = started.elapsed().as_secs_f64();
+    let used: u64 = after.iter().map(|(pid, t)| t.saturating_sub(before.get(pid).copied().unwrap_or(0))).sum();
+    let pss_kib: u64 = pids.iter().filter_map(|&p| pss_kib(p)).sum();
+    let names = pids
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).ok())
+        .map(|s| s.trim().to_owned())
+        .collect();
+    Ok(Idle {
+        pss_mib: pss_kib as f64 / 1024.0,
+        cpu_percent: used as f64 / tick / elapsed * 100.0,
+        processes: pids.len(),
+        names,
+    })
+}
+
+/// Every live process: pid → (parent pid, utime + stime in clock ticks, start time in ticks since boot).
+fn processes() -> HashMap<u32, (u32, u64, u64)> {
+    let mut all = HashMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else { return all };
+    for entry in dir.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        // Fields after the command name (which may hold spaces): state, ppid, …, utime (14), stime (15), …,
+        // starttime (22), counted from 1 over the whole line.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { continue };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let num = |i: usize| f.get(i).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+        all.insert(pid, (num(1) as u32, num(11) + num(12), num(19)));
+    }
+    all
+}
+
+/// `root` and all its descendants.
+fn tree(root: u32) -> Vec<u32> {
+    let all = processes();
+    let mut out = vec![root];
+    let mut i = 0;
+    while i < out.len() {
+        let parent = out[i];
+        out.extend(all.iter().filter(|(_, (ppid, _, _))| *ppid == parent).map(|(pid, _)| *pid));
+        i += 1;
+    }
+    out.retain(|p| all.contains_key(p));
+    out
+}
+
+fn cpu_ticks(pids: &[u32]) -> HashMap<u32, u64> {
+    let all = processes();
+    pids.iter().filter_map(|p| all.get(p).map(|(_, t, _)| (*p, *t))).collect()
+}
+
+fn pss_kib(pid: u32) -> Option<u64> {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let line = rollup.lines().find(|l| l.starts_with("Pss:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The process running `binary` below the driver (tauri-driver → WebKitWebDriver → app), once it exists.
+fn find_below(driver: u32, binary: &Path) -> Result<u32> {
+    let binary = binary.canonicalize()?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = tree(driver)
+            .into_iter()
+            .find(|p| std::fs::read_link(format!("/proc/{p}/exe")).is_ok_and(|exe| exe == binary));
+        if let Some(pid) = found {
+            return Ok(pid);
+        }
+        if Instant::now() > deadline {
+            bail!("no {} process below tauri-driver {driver}", binary.display());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Seconds since boot at which `pid` started.
+fn start_time(pid: u32) -> Result<f64> {
+    let (_, _, start) = *processes().get(&pid).context("the app process is gone")?;
+    Ok(start as f64 / clock_ticks())
+}
+
+/// Seconds since boot, now.
+fn uptime() -> Result<f64> {
+    let s = std::fs::read_to_string("/proc/uptime")?;
+    s.split_whitespace().next().and_then(|v| v.parse().ok()).context("reading /proc/uptime")
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`, 100 on Linux in practice).
+fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
