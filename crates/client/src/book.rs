@@ -410,17 +410,8 @@ impl OrderBook {
     }
 
     fn notification(&mut self, n: CustomerNotification, fx: &mut Vec<Effect>) {
-        let item = InboxItem {
-            id: n.id,
-            category: Category::of_type(&n.kind),
-            kind: n.kind,
-            title: n.title,
-            message: n.message,
-            order_id: n.order_id,
-            created_at: n.created_at,
-            read: false,
-        };
-        self.add_notification(item, n.seq, fx);
+        let seq = n.seq;
+        self.add_notification(InboxItem::from(n), seq, fx);
     }
 
     fn add_notification(&mut self, item: InboxItem, seq: Option<u64>, fx: &mut Vec<Effect>) {
@@ -508,16 +499,7 @@ impl OrderBook {
                 None => {
                     // Filed while we were away: into the inbox, but no native notification for old news.
                     self.inbox_ids.insert(n.id.clone());
-                    let item = InboxItem {
-                        id: n.id,
-                        category: Category::of_type(&n.kind),
-                        kind: n.kind,
-                        title: n.title,
-                        message: n.message,
-                        order_id: n.order_id,
-                        created_at: n.created_at,
-                        read: n.read,
-                    };
+                    let item = InboxItem::from(n);
                     let pos =
                         self.inbox.iter().position(|i| i.created_at <= item.created_at).unwrap_or(self.inbox.len());
                     self.inbox.insert(pos, item);

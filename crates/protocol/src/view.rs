@@ -130,6 +130,38 @@ pub struct InboxItem {
     pub read: bool,
 }
 
+impl From<crate::events::CustomerNotification> for InboxItem {
+    /// A notification as it arrives live: unread.
+    fn from(n: crate::events::CustomerNotification) -> InboxItem {
+        InboxItem {
+            id: n.id,
+            category: Category::of_type(&n.kind),
+            kind: n.kind,
+            title: n.title,
+            message: n.message,
+            order_id: n.order_id,
+            created_at: n.created_at,
+            read: false,
+        }
+    }
+}
+
+impl From<crate::rest::StoredNotification> for InboxItem {
+    /// A notification as the server keeps it, with its read state.
+    fn from(n: crate::rest::StoredNotification) -> InboxItem {
+        InboxItem {
+            id: n.id,
+            category: Category::of_type(&n.kind),
+            kind: n.kind,
+            title: n.title,
+            message: n.message,
+            order_id: n.order_id,
+            created_at: n.created_at,
+            read: n.read,
+        }
+    }
+}
+
 /// The notification inbox, newest first.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
