@@ -78,9 +78,10 @@ pub struct Context<'a> {
     pub now: DateTime<Utc>,
     /// Display name of the customer, for the store owners' texts.
     pub customer_name: &'a str,
-    /// The customer's order counts after the change.
+    /// The customer's order counts after the change. Read only when the status changed (see
+    /// [`status_changed`]), the one time they are sent, so the store counts them only then.
     pub customer_stats: Stats,
-    /// Counts over all orders after the change.
+    /// Counts over all orders after the change; read only when the status changed.
     pub store_stats: Stats,
     /// Makes notification ids (random in the server, fixed in tests).
     pub new_id: &'a mut dyn FnMut() -> String,
@@ -93,11 +94,16 @@ pub struct Planned {
     pub notifications: Vec<NewNotification>,
 }
 
+/// Whether a change moved the status (a new order counts): only then are notifications and stats sent.
+pub fn status_changed(before: Option<&Order>, after: &Order) -> bool {
+    before.is_none_or(|b| b.status != after.status)
+}
+
 /// Computes what a change emits. Nothing when nothing a client sees changed.
 pub fn plan(before: Option<&Order>, after: &Order, cx: Context<'_>) -> Planned {
     let mut out = Planned::default();
     let seq = Some(cx.seq);
-    let status_changed = before.is_none_or(|b| b.status != after.status);
+    let status_changed = status_changed(before, after);
     let delivery_before = before.and_then(|b| b.delivery.clone()).unwrap_or_default();
     let delivery_after = after.delivery.clone().unwrap_or_default();
     let delivery_changed = before.is_some() && delivery_before != delivery_after;

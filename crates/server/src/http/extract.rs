@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::ApiError;
 use crate::auth::{Claims, TokenError};
+use crate::store::SignedIn;
 use crate::AppCtx;
 
 /// `Json<T>`, but a malformed body is a `400 {message}` (and a too large one a `413`).
@@ -50,13 +51,11 @@ impl AuthUser {
 /// Checks a token fully: signature, expiry, revocation, and that its user still exists.
 pub async fn authenticate(ctx: &AppCtx, token: &str) -> Result<AuthUser, ApiError> {
     let claims = ctx.keys.verify(token)?;
-    if ctx.store.is_token_revoked(&claims.jti).await? {
-        return Err(TokenError::Revoked.into());
+    match ctx.store.signed_in(&claims.user_id, &claims.jti).await? {
+        SignedIn::User(record) => Ok(AuthUser { user: record.user, claims }),
+        SignedIn::Revoked => Err(TokenError::Revoked.into()),
+        SignedIn::NoAccount => Err(ApiError::Unauthorized("not signed in: the account no longer exists".into())),
     }
-    let Some(record) = ctx.store.user_by_id(&claims.user_id).await? else {
-        return Err(ApiError::Unauthorized("not signed in: the account no longer exists".into()));
-    };
-    Ok(AuthUser { user: record.user, claims })
 }
 
 impl FromRequestParts<AppCtx> for AuthUser {

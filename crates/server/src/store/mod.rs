@@ -1,14 +1,17 @@
 //! The SQLite store: users, orders, the change log, notifications and revoked tokens.
 //!
 //! Every mutation of an order runs in one `BEGIN IMMEDIATE` transaction that writes the order, a `changes` row
-//! (its `seq`) and the exact events that change emits (`change_events`). Nothing is emitted from here: the
-//! dispatcher tails the log after commit, so a change written by another process (the store-owner CLI, a second
-//! instance) is emitted the same way, and a crash can never emit something that was not committed.
+//! (its `seq`) and the exact events that change emits (`change_events`), on the store's writer thread
+//! (`writer.rs`), which commits many changes at once under load. Nothing is emitted from here: the writer hands
+//! committed events to the dispatcher (`take_committed`), which also tails the log for changes written by
+//! another process (the store-owner CLI, a second instance), and a crash can never emit something that was not
+//! committed. Reads, and the rare other writes (users, read marks, revocations, retention), go through sqlx.
 
 mod changes;
 mod notifications;
 mod orders;
 mod users;
+mod writer;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -18,11 +21,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
-use tokio::sync::{Mutex, Notify};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 pub use changes::EventRow;
 pub use orders::OrderInput;
-pub use users::UserRecord;
+pub use users::{SignedIn, UserRecord};
 
 /// What can go wrong in the store, in words a caller can pass on.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +44,11 @@ pub enum StoreError {
     Gone(String),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Write(#[from] rusqlite::Error),
+    /// The writer could not commit the batch the change was in (or has stopped).
+    #[error("the change could not be saved: {0}")]
+    Commit(String),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored record cannot be read: {0}")]
@@ -55,10 +63,10 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
-    /// Serialises this process's writers, so they queue here rather than on SQLite's busy timeout.
-    write_lock: Arc<Mutex<()>>,
-    /// Woken after every commit of this process, so its own changes are dispatched at once.
-    committed: Arc<Notify>,
+    /// The thread that writes orders and the change log.
+    writer: writer::Writer,
+    /// The events this process committed, batch by batch, until the dispatcher takes them.
+    committed: Arc<std::sync::Mutex<Option<UnboundedReceiver<Vec<EventRow>>>>>,
 }
 
 impl Store {
@@ -78,12 +86,15 @@ impl Store {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Store { pool, write_lock: Arc::new(Mutex::new(())), committed: Arc::new(Notify::new()) })
+        let (sender, committed) = unbounded_channel();
+        let writer = writer::Writer::start(path, sender)?;
+        Ok(Store { pool, writer, committed: Arc::new(std::sync::Mutex::new(Some(committed))) })
     }
 
-    /// The notifier the dispatcher waits on.
-    pub fn committed(&self) -> Arc<Notify> {
-        self.committed.clone()
+    /// The events of this process's commits, in `seq` order, for the one dispatcher (`None` once taken). A
+    /// store nobody dispatches for (the CLI) keeps them until it closes.
+    pub fn take_committed(&self) -> Option<UnboundedReceiver<Vec<EventRow>>> {
+        self.committed.lock().expect("not poisoned").take()
     }
 
     pub fn pool(&self) -> &SqlitePool {

@@ -2,9 +2,9 @@
 //! appends to the change log.
 
 use order_protocol::{Address, Delivery, DeliveryPatch, DeliveryStatus, Item, Order, Stats, Status, StatusEntry, User};
-use sqlx::{Sqlite, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{new_id, now, Result, Store, StoreError};
+use super::{new_id, now, EventRow, Result, Store, StoreError};
 use crate::events::{self, Context};
 
 /// What a customer sends to place an order.
@@ -82,18 +82,11 @@ fn parse_doc(doc: &str) -> Result<Order> {
     Ok(serde_json::from_str(doc)?)
 }
 
-async fn stats(tx: &mut Transaction<'static, Sqlite>, customer: Option<&str>) -> Result<Stats> {
-    let rows: Vec<(String, i64)> = match customer {
-        Some(c) => {
-            sqlx::query_as("SELECT status, COUNT(*) FROM orders WHERE customer_id = ? GROUP BY status")
-                .bind(c)
-                .fetch_all(&mut **tx)
-                .await?
-        }
-        None => sqlx::query_as("SELECT status, COUNT(*) FROM orders GROUP BY status").fetch_all(&mut **tx).await?,
-    };
+/// Order counts by status: the customer's, or every order's (`None`). A scan of the orders, so counted only
+/// for the changes that send them.
+fn stats(conn: &Connection, customer: Option<&str>) -> Result<Stats> {
     let mut s = Stats::default();
-    for (status, n) in rows {
+    let mut add = |status: String, n: i64| {
         let n = n as u64;
         s.total += n;
         match Status::parse(&status) {
@@ -101,6 +94,23 @@ async fn stats(tx: &mut Transaction<'static, Sqlite>, customer: Option<&str>) ->
             Some(Status::Cancelled) => s.cancelled += n,
             Some(st) if st.is_active() => s.active += n,
             _ => {}
+        }
+    };
+    match customer {
+        Some(c) => {
+            let mut q =
+                conn.prepare_cached("SELECT status, COUNT(*) FROM orders WHERE customer_id = ? GROUP BY status")?;
+            for row in q.query_map([c], |r| Ok((r.get(0)?, r.get(1)?)))? {
+                let (status, n) = row?;
+                add(status, n);
+            }
+        }
+        None => {
+            let mut q = conn.prepare_cached("SELECT status, COUNT(*) FROM orders GROUP BY status")?;
+            for row in q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
+                let (status, n) = row?;
+                add(status, n);
+            }
         }
     }
     Ok(s)
@@ -130,42 +140,44 @@ impl Store {
     /// Places a new order for `customer` (status `pending`).
     pub async fn place_order(&self, customer: &User, input: OrderInput) -> Result<Applied> {
         validate(&input)?;
-        let _guard = self.write_lock.lock().await;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let (num,): (i64,) =
-            sqlx::query_as("SELECT COALESCE(MAX(num), 1000) + 1 FROM orders").fetch_one(&mut *tx).await?;
-        let t = now();
-        let total = input.items.iter().map(|i| i.price * f64::from(i.quantity)).sum::<f64>();
-        let order = Order {
-            id: new_id(),
-            order_number: format!("ORD-{num}"),
-            customer: customer.id.clone(),
-            total_amount: (total * 100.0).round() / 100.0,
-            items: input.items,
-            status: Status::Pending,
-            status_history: vec![StatusEntry { status: Status::Pending, timestamp: t }],
-            delivery_address: Some(input.delivery_address),
-            delivery: Some(Delivery::default()),
-            created_at: t,
-            updated_at: t,
-        };
-        sqlx::query("INSERT INTO orders (id, num, customer_id, status, doc) VALUES (?, ?, ?, ?, ?)")
-            .bind(&order.id)
-            .bind(num)
-            .bind(&order.customer)
-            .bind(order.status.as_str())
-            .bind(serde_json::to_string(&order)?)
-            .execute(&mut *tx)
-            .await?;
-        let seq = self.log_change(&mut tx, None, &order, "placed", &customer.name).await?;
-        tx.commit().await?;
-        self.committed.notify_one();
-        Ok(Applied { order, seq: Some(seq) })
+        let customer = customer.clone();
+        self.writer
+            .write(move |conn, events| {
+                let num: i64 = conn
+                    .prepare_cached("SELECT COALESCE(MAX(num), 1000) + 1 FROM orders")?
+                    .query_row([], |r| r.get(0))?;
+                let t = now();
+                let total = input.items.iter().map(|i| i.price * f64::from(i.quantity)).sum::<f64>();
+                let order = Order {
+                    id: new_id(),
+                    order_number: format!("ORD-{num}"),
+                    customer: customer.id.clone(),
+                    total_amount: (total * 100.0).round() / 100.0,
+                    items: input.items,
+                    status: Status::Pending,
+                    status_history: vec![StatusEntry { status: Status::Pending, timestamp: t }],
+                    delivery_address: Some(input.delivery_address),
+                    delivery: Some(Delivery::default()),
+                    created_at: t,
+                    updated_at: t,
+                };
+                conn.prepare_cached("INSERT INTO orders (id, num, customer_id, status, doc) VALUES (?, ?, ?, ?, ?)")?
+                    .execute(params![
+                    order.id,
+                    num,
+                    order.customer,
+                    order.status.as_str(),
+                    serde_json::to_string(&order)?
+                ])?;
+                let seq = log_change(conn, events, None, &order, "placed", &customer.name)?;
+                Ok(Applied { order, seq: Some(seq) })
+            })
+            .await
     }
 
     /// Moves an order to `status`. Setting the status it already has changes nothing and logs nothing.
     pub async fn set_status(&self, order_id: &str, status: Status) -> Result<Applied> {
-        self.mutate(order_id, "status", |order, t| {
+        self.mutate(order_id, "status", move |order, t| {
             if order.status == status {
                 return Ok(());
             }
@@ -226,97 +238,106 @@ impl Store {
         .await
     }
 
-    /// Read, change, write and log one order in one transaction.
+    /// Read, change, write and log one order in one transaction (on the writer thread).
     async fn mutate(
         &self,
         order_id: &str,
-        kind: &str,
-        change: impl FnOnce(&mut Order, chrono::DateTime<chrono::Utc>) -> Result<()>,
+        kind: &'static str,
+        change: impl FnOnce(&mut Order, chrono::DateTime<chrono::Utc>) -> Result<()> + Send + 'static,
     ) -> Result<Applied> {
-        let _guard = self.write_lock.lock().await;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT doc FROM orders WHERE id = ?").bind(order_id).fetch_optional(&mut *tx).await?;
-        let Some((doc,)) = row else {
-            return Err(StoreError::NotFound(format!("order {order_id}")));
-        };
-        let before = parse_doc(&doc)?;
-        let mut order = before.clone();
-        let t = now();
-        change(&mut order, t)?;
-        if order == before {
-            return Ok(Applied { order, seq: None });
-        }
-        order.updated_at = t.max(before.updated_at);
-        sqlx::query("UPDATE orders SET status = ?, doc = ? WHERE id = ?")
-            .bind(order.status.as_str())
-            .bind(serde_json::to_string(&order)?)
-            .bind(&order.id)
-            .execute(&mut *tx)
-            .await?;
-        let (name,): (String,) = sqlx::query_as("SELECT name FROM users WHERE id = ?")
-            .bind(&order.customer)
-            .fetch_optional(&mut *tx)
-            .await?
-            .unwrap_or_else(|| (String::from("a customer"),));
-        let seq = self.log_change(&mut tx, Some(&before), &order, kind, &name).await?;
-        tx.commit().await?;
-        self.committed.notify_one();
-        Ok(Applied { order, seq: Some(seq) })
+        let order_id = order_id.to_owned();
+        self.writer
+            .write(move |conn, events| {
+                let row: Option<(String, Option<String>)> = conn
+                    .prepare_cached(
+                        "SELECT o.doc, u.name FROM orders o LEFT JOIN users u ON u.id = o.customer_id WHERE o.id = ?",
+                    )?
+                    .query_row([&order_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                let Some((doc, name)) = row else {
+                    return Err(StoreError::NotFound(format!("order {order_id}")));
+                };
+                let before = parse_doc(&doc)?;
+                let mut order = before.clone();
+                let t = now();
+                change(&mut order, t)?;
+                if order == before {
+                    return Ok(Applied { order, seq: None });
+                }
+                order.updated_at = t.max(before.updated_at);
+                conn.prepare_cached("UPDATE orders SET status = ?, doc = ? WHERE id = ?")?.execute(params![
+                    order.status.as_str(),
+                    serde_json::to_string(&order)?,
+                    order.id
+                ])?;
+                let name = name.unwrap_or_else(|| String::from("a customer"));
+                let seq = log_change(conn, events, Some(&before), &order, kind, &name)?;
+                Ok(Applied { order, seq: Some(seq) })
+            })
+            .await
     }
+}
 
-    /// Appends the change and its events (and notifications) to the log, inside the caller's transaction.
-    async fn log_change(
-        &self,
-        tx: &mut Transaction<'static, Sqlite>,
-        before: Option<&Order>,
-        after: &Order,
-        kind: &str,
-        customer_name: &str,
-    ) -> Result<u64> {
-        let t = now();
-        let seq = sqlx::query("INSERT INTO changes (order_id, customer_id, kind, created_at) VALUES (?, ?, ?, ?)")
-            .bind(&after.id)
-            .bind(&after.customer)
-            .bind(kind)
-            .bind(t.to_rfc3339())
-            .execute(&mut **tx)
-            .await?
-            .last_insert_rowid() as u64;
-        let customer_stats = stats(tx, Some(&after.customer)).await?;
-        let store_stats = stats(tx, None).await?;
-        let mut ids = new_id;
-        let planned = events::plan(
-            before,
-            after,
-            Context { seq, now: t, customer_name, customer_stats, store_stats, new_id: &mut ids },
-        );
-        for (idx, e) in planned.events.iter().enumerate() {
-            sqlx::query("INSERT INTO change_events (seq, idx, event, audience, payload) VALUES (?, ?, ?, ?, ?)")
-                .bind(seq as i64)
-                .bind(idx as i64)
-                .bind(e.event)
-                .bind(i64::from(e.audience.0))
-                .bind(serde_json::to_string(&e.payload)?)
-                .execute(&mut **tx)
-                .await?;
-        }
-        for n in &planned.notifications {
-            sqlx::query(
-                "INSERT INTO notifications (id, audience, kind, title, message, order_id, created_at, seq) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&n.id)
-            .bind(&n.audience)
-            .bind(n.kind)
-            .bind(&n.title)
-            .bind(&n.message)
-            .bind(&n.order_id)
-            .bind(n.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-            .bind(seq as i64)
-            .execute(&mut **tx)
-            .await?;
-        }
-        Ok(seq)
+/// Appends the change and its events (and notifications) to the log, inside the writer's transaction, and
+/// the events to `events` for the dispatcher.
+fn log_change(
+    conn: &Connection,
+    events: &mut Vec<EventRow>,
+    before: Option<&Order>,
+    after: &Order,
+    kind: &str,
+    customer_name: &str,
+) -> Result<u64> {
+    let t = now();
+    conn.prepare_cached("INSERT INTO changes (order_id, customer_id, kind, created_at) VALUES (?, ?, ?, ?)")?
+        .execute(params![after.id, after.customer, kind, t.to_rfc3339()])?;
+    let seq = conn.last_insert_rowid() as u64;
+    let (customer_stats, store_stats) = if events::status_changed(before, after) {
+        (stats(conn, Some(&after.customer))?, stats(conn, None)?)
+    } else {
+        (Stats::default(), Stats::default())
+    };
+    let mut ids = new_id;
+    let planned = events::plan(
+        before,
+        after,
+        Context { seq, now: t, customer_name, customer_stats, store_stats, new_id: &mut ids },
+    );
+    let mut insert_event =
+        conn.prepare_cached("INSERT INTO change_events (seq, idx, event, audience, payload) VALUES (?, ?, ?, ?, ?)")?;
+    for (idx, e) in planned.events.into_iter().enumerate() {
+        insert_event.execute(params![
+            seq as i64,
+            idx as i64,
+            e.event,
+            i64::from(e.audience.0),
+            e.payload.to_string()
+        ])?;
+        events.push(EventRow {
+            seq,
+            idx: idx as u32,
+            event: e.event.to_owned(),
+            audience: e.audience,
+            payload: e.payload,
+            order_id: after.id.clone(),
+            customer_id: after.customer.clone(),
+        });
     }
+    let mut insert_notification = conn.prepare_cached(
+        "INSERT INTO notifications (id, audience, kind, title, message, order_id, created_at, seq) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )?;
+    for n in &planned.notifications {
+        insert_notification.execute(params![
+            n.id,
+            n.audience,
+            n.kind,
+            n.title,
+            n.message,
+            n.order_id,
+            n.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            seq as i64
+        ])?;
+    }
+    Ok(seq)
 }
