@@ -50,6 +50,7 @@ pub fn app() -> Html {
             let listening = ipc::listen::<Vec<Patch>>(crate_patches_event(), move |patches| {
                 // A session that ends on the server's side: fetch the reason for the login screen.
                 let logged_out = patches.iter().any(|p| matches!(p, Patch::Link { link: LinkState::LoggedOut, .. }));
+                crate::perf::patches_arrived();
                 s.dispatch(Action::Patches(patches));
                 if logged_out {
                     let s = s.clone();
@@ -72,6 +73,8 @@ pub fn app() -> Html {
             });
         });
     }
+    // Runs after every render of the tree below (the store lives here, so every patch renders from here).
+    use_effect(crate::perf::rendered);
     html! {
         <ContextProvider<StoreHandle> context={store}>
             <HashRouter>

@@ -9,6 +9,7 @@ mod components;
 mod format;
 mod ipc;
 mod pages;
+mod perf;
 mod store;
 
 fn main() {

@@ -7,7 +7,13 @@
 //!    package (`examples/blank-window.rs`), and the ratio;
 //! 2. idle CPU of the app's tree over that same window with the link live, from `/proc/PID/stat`;
 //! 3. cold start: the app launched a second time (already logged in, cache present) until the first order row
-//!    is in the DOM.
+//!    is in the DOM;
+//! 4. rendering (issue 6), on the order page of an order out for delivery, with all the above in the store:
+//!    the UI's own User Timing measure `live-orders:apply-render` (a batch of patches in, the store reduced,
+//!    every component re-rendered into the DOM) for single delivery updates sent one at a time; then a burst
+//!    of 1,000 delivery updates within one second: how many renders it took (the shell coalesces to ~30 a
+//!    second), the longest of them, the longest gap between animation frames while it lasted (the page's
+//!    responsiveness), and how long after the last update was answered the page showed the final state.
 //!
 //! Both windows are launched the same way, through tauri-driver (WebDriver), so the automation overhead is in
 //! both memory figures alike; the cold start includes WebDriver polling, and is also given from the app
@@ -16,6 +22,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -24,6 +31,7 @@ use live_orders_tests::e2e::AppSession;
 use live_orders_tests::procs::{target_dir, workspace_binary, OrderServer, TempDir};
 
 const ALICE: (&str, &str) = ("alice@example.com", "alice-pass");
+const OWNER: (&str, &str) = ("owner@example.com", "owner-pass");
 /// Statuses only move forward (pending → … → delivered), five changes per order, each one a notification:
 /// 100 orders make the 500 notifications.
 const ORDERS: usize = 100;
@@ -31,6 +39,10 @@ const STATUSES: [&str; 5] = ["confirmed", "preparing", "ready", "out_for_deliver
 const TARGET_RATIO: f64 = 1.15;
 const TARGET_CPU_PERCENT: f64 = 0.5;
 const TARGET_COLD_START: Duration = Duration::from_secs(1);
+const TARGET_RENDER_MS: f64 = 4.0;
+/// Single updates measured one at a time, and the size of the burst (sent within one second).
+const SINGLE_UPDATES: usize = 60;
+const BURST: usize = 1000;
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> Result<()> {
@@ -52,6 +64,21 @@ async fn main() -> Result<()> {
         let id = out.rsplit('(').next().and_then(|s| s.split(')').next()).context("the placed order's id")?;
         ids.push(id.trim().to_owned());
     }
+    // One more order, out for delivery with a driver: the order page the rendering figures are taken on.
+    let http = reqwest::Client::new();
+    let owner = log_in_rest(&http, &url, OWNER).await?;
+    let out = server.store_owner(&["place", "--customer", ALICE.0])?;
+    let tracked = out.rsplit('(').next().and_then(|s| s.split(')').next()).context("the placed order's id")?;
+    let tracked = tracked.trim().to_owned();
+    server.store_owner(&["set-status", &tracked, "out_for_delivery"])?;
+    patch_delivery(
+        &http,
+        &url,
+        &owner,
+        &tracked,
+        serde_json::json!({ "driver": { "name": "Sam Driver", "phone": "+1 555 0100" }, "location": { "lat": 40.0, "lng": -74.0 } }),
+    )
+    .await?;
 
     // First launch: log in, then the status changes arrive live (the server lists only the newest 200
     // notifications, so the app learns the 500 as they happen, as it would over a day), and the cache fills.
@@ -88,6 +115,8 @@ async fn main() -> Result<()> {
     let rows = app.client.find_all(Locator::Css(".order-row[data-order-id]")).await?.len();
     app.wait_for("#link-indicator[data-state='live']").await?;
     let app_idle = idle_tree(app_pid, idle).await?;
+    eprintln!("bench app: rendering, {SINGLE_UPDATES} single updates and a burst of {BURST}");
+    let render = render_phase(&app, &http, &url, &owner, &tracked).await?;
     app.close().await?;
 
     eprintln!("bench app: the blank window, {idle:?} idle");
@@ -147,8 +176,202 @@ async fn main() -> Result<()> {
         "",
         ""
     );
+    println!(
+        "{:<58} {:>7.2} ms {:>10} {:>7}",
+        format!("one update, apply + render: p50 ({} updates)", render.single.len()),
+        percentile(&render.single, 0.5),
+        "",
+        ""
+    );
+    let single_p95 = percentile(&render.single, 0.95);
+    println!(
+        "{:<58} {:>7.2} ms {:>10} {:>7}",
+        "one update, apply + render: p95",
+        single_p95,
+        format!("<= {TARGET_RENDER_MS} ms"),
+        verdict(single_p95 <= TARGET_RENDER_MS)
+    );
+    println!(
+        "{:<58} {:>7.2} ms {:>10} {:>7}",
+        "one update, apply + render: max",
+        render.single.iter().copied().fold(0.0, f64::max),
+        "",
+        ""
+    );
+    println!(
+        "{:<58} {:>10} ms {:>10} {:>7}",
+        format!("burst: {BURST} updates sent within"),
+        render.burst_sent.as_millis(),
+        "<= 1000 ms",
+        verdict(render.burst_sent <= Duration::from_secs(1))
+    );
+    println!("{:<58} {:>12} {:>10} {:>7}", "burst: renders (coalesced)", render.burst_renders.len(), "", "");
+    println!(
+        "{:<58} {:>7.2} ms {:>10} {:>7}",
+        "burst: longest render",
+        render.burst_renders.iter().copied().fold(0.0, f64::max),
+        "",
+        ""
+    );
+    println!(
+        "{:<58} {:>7.1} ms {:>10} {:>7}",
+        format!("burst: longest gap between animation frames ({} frames)", render.frames),
+        render.longest_frame_gap,
+        "",
+        ""
+    );
+    println!(
+        "{:<58} {:>10} ms {:>10} {:>7}",
+        "burst: final state on screen after the last update answered",
+        render.settled_after.as_millis(),
+        "",
+        ""
+    );
     println!("processes, app tree:   {}", app_idle.names.join(", "));
     println!("processes, blank tree: {}", blank_idle.names.join(", "));
+    Ok(())
+}
+
+/// What the rendering phase measured (durations in milliseconds).
+struct Render {
+    single: Vec<f64>,
+    burst_sent: Duration,
+    burst_renders: Vec<f64>,
+    frames: usize,
+    longest_frame_gap: f64,
+    settled_after: Duration,
+}
+
+/// The UI's User Timing measures so far (see `src-ui/src/perf.rs`).
+const READ_MEASURES: &str = "return performance.getEntriesByName('live-orders:apply-render').map(e => e.duration);";
+
+async fn measures(app: &AppSession) -> Result<Vec<f64>> {
+    let v = app.client.execute(READ_MEASURES, vec![]).await?;
+    Ok(v.as_array().context("measures")?.iter().filter_map(|d| d.as_f64()).collect())
+}
+
+async fn render_phase(
+    app: &AppSession,
+    http: &reqwest::Client,
+    api: &str,
+    owner: &str,
+    order_id: &str,
+) -> Result<Render> {
+    app.client.execute("window.location.hash = arguments[0];", vec![format!("/orders/{order_id}").into()]).await?;
+    app.wait_for(&format!(".order-page[data-order-id='{order_id}'] #location")).await?;
+    // Let the page settle (its room joined, the clock's first ticks) before measuring.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let location = |lat: f64| serde_json::json!({ "location": { "lat": lat, "lng": -74.0 } });
+
+    let mut single = Vec::new();
+    for k in 0..SINGLE_UPDATES {
+        let before = measures(app).await?.len();
+        patch_delivery(http, api, owner, order_id, location(40.5 + k as f64 / 1e4)).await?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = measures(app).await?;
+            if now.len() > before {
+                single.extend(&now[before..]);
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("update {k} was not rendered within 10 s");
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Apart, so each update is a batch of its own.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The burst: BURST updates spread evenly over one second, while the page records its animation frames.
+    app.client
+        .execute(
+            "window.__frames = []; window.__recording = true; \
+             const tick = (t) => { window.__frames.push(t); if (window.__recording) requestAnimationFrame(tick); }; \
+             requestAnimationFrame(tick);",
+            vec![],
+        )
+        .await?;
+    let before = measures(app).await?.len();
+    let started = Instant::now();
+    let owner: Arc<str> = owner.into();
+    let mut sends = Vec::with_capacity(BURST);
+    for i in 0..BURST {
+        let at = started + Duration::from_micros((i as u64 * 1_000_000) / BURST as u64);
+        let (http, api, owner, id) = (http.clone(), api.to_owned(), owner.clone(), order_id.to_owned());
+        let body = location(41.0 + i as f64 / 1e4);
+        sends.push(tokio::spawn(async move {
+            tokio::time::sleep_until(at.into()).await;
+            patch_delivery(&http, &api, &owner, &id, body).await
+        }));
+    }
+    for s in sends {
+        s.await??;
+    }
+    let burst_sent = started.elapsed();
+    let answered = Instant::now();
+    // Concurrent updates commit in the server's order: the final state is what the server holds now.
+    let order: serde_json::Value = http
+        .get(format!("{api}/orders/{order_id}"))
+        .bearer_auth(&*owner)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let lat = order["delivery"]["location"]["lat"].as_f64().context("the order's last location")?;
+    let expected = format!("Last seen at {lat:.4}, -74.0000");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while app.text_of("#location").await? != expected {
+        if Instant::now() > deadline {
+            bail!("the page did not show `{expected}` within 30 s of the burst");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let settled_after = answered.elapsed();
+    // A moment more, so the last render's measure and frames are in.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let frames = app.client.execute("window.__recording = false; return window.__frames;", vec![]).await?;
+    let frames: Vec<f64> = frames.as_array().context("frames")?.iter().filter_map(|t| t.as_f64()).collect();
+    let longest_frame_gap = frames.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    let burst_renders = measures(app).await?.split_off(before);
+    Ok(Render { single, burst_sent, burst_renders, frames: frames.len(), longest_frame_gap, settled_after })
+}
+
+fn percentile(values: &[f64], p: f64) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+async fn log_in_rest(http: &reqwest::Client, api: &str, (email, password): (&str, &str)) -> Result<String> {
+    let reply: serde_json::Value = http
+        .post(format!("{api}/auth/login"))
+        .json(&serde_json::json!({ "email": email, "password": password }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(reply["token"].as_str().context("a token in the login reply")?.to_owned())
+}
+
+async fn patch_delivery(
+    http: &reqwest::Client,
+    api: &str,
+    owner: &str,
+    order_id: &str,
+    body: serde_json::Value,
+) -> Result<()> {
+    http.patch(format!("{api}/orders/{order_id}/delivery"))
+        .bearer_auth(owner)
+        .json(&body)
+        .send()
+        .await?
+        .error_for_status()?;
     Ok(())
 }
 

@@ -11,7 +11,13 @@ use crate::store::use_store;
 #[function_component(LinkIndicator)]
 pub fn link_indicator() -> Html {
     let store = use_store();
-    let now = use_now(1000);
+    // Every second only while a "next try in" countdown is on screen; otherwise the minute-grained "last
+    // update" text needs no more than a tick every 15 s, and an idle window stays idle.
+    let counting_down = matches!(
+        &store.view.link,
+        LinkState::Connecting { next_retry_at: Some(_), .. } | LinkState::Offline { next_retry_at: Some(_), .. }
+    );
+    let now = use_now(if counting_down { 1000 } else { 15_000 });
     let next_in = |at: &Option<chrono::DateTime<chrono::Utc>>| {
         at.map(|t| (t - now).num_seconds().max(0)).map(|s| format!(", next try in {s} s")).unwrap_or_default()
     };
