@@ -7,6 +7,7 @@
 //! table of inputs and expected outputs, without a socket in sight.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use order_protocol::{
@@ -180,7 +181,7 @@ impl OrderBook {
 
     /// The whole view state, as the UI draws it.
     pub fn view(&self) -> ViewState {
-        let mut orders: Vec<OrderView> = self.orders.values().cloned().collect();
+        let mut orders: Vec<Arc<OrderView>> = self.orders.values().cloned().map(Arc::new).collect();
         orders.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
         ViewState {
             orders,
@@ -217,7 +218,7 @@ impl OrderBook {
     }
 
     fn inbox_view(&self) -> Inbox {
-        Inbox { items: self.inbox.clone(), unread: self.unread() }
+        Inbox { items: self.inbox.iter().cloned().map(Arc::new).collect(), unread: self.unread() }
     }
 
     /// Applies one input and says what must follow.

@@ -4,6 +4,8 @@
 //! Yew UI, so they live here, beside the wire types, where both sides (native and wasm) can use one definition.
 //! They are the app's own shapes, not the backend's: camelCase JSON, every field always written.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -166,7 +168,9 @@ impl From<crate::rest::StoredNotification> for InboxItem {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Inbox {
-    pub items: Vec<InboxItem>,
+    /// Shared (`Arc`), like the view's orders: a copy of the state, which the UI makes for every batch of
+    /// patches, copies pointers, not hundreds of notifications. The JSON is the same.
+    pub items: Vec<Arc<InboxItem>>,
     pub unread: usize,
 }
 
@@ -213,8 +217,9 @@ impl LinkState {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ViewState {
-    /// Newest first (by creation time).
-    pub orders: Vec<OrderView>,
+    /// Newest first (by creation time). Shared, so copying the state copies pointers; a patch replaces the
+    /// order it changes.
+    pub orders: Vec<Arc<OrderView>>,
     pub stats: Stats,
     pub inbox: Inbox,
     pub link: LinkState,
@@ -291,20 +296,20 @@ impl ViewState {
         match patch {
             Patch::Reset { state } => *self = (**state).clone(),
             Patch::Order { order, .. } => match self.orders.iter_mut().find(|o| o.id == order.id) {
-                Some(o) => *o = (**order).clone(),
+                Some(o) => *o = Arc::new((**order).clone()),
                 None => {
-                    self.orders.push((**order).clone());
+                    self.orders.push(Arc::new((**order).clone()));
                     self.orders.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
                 }
             },
             Patch::Delivery { order_id, delivery, .. } => {
                 if let Some(o) = self.orders.iter_mut().find(|o| &o.id == order_id) {
-                    o.delivery = Some(delivery.clone());
+                    Arc::make_mut(o).delivery = Some(delivery.clone());
                 }
             }
             Patch::OrderRemoved { order_id } => self.orders.retain(|o| &o.id != order_id),
             Patch::Notification { item, unread } => {
-                self.inbox.items.insert(0, item.clone());
+                self.inbox.items.insert(0, Arc::new(item.clone()));
                 self.inbox.unread = *unread;
             }
             Patch::Inbox { inbox } => self.inbox = inbox.clone(),

@@ -1,6 +1,8 @@
 //! The bell with its unread badge, and the notification center it opens: categories, mark read, mark all
 //! read, relative times; clicking a notification opens its order.
 
+use std::sync::Arc;
+
 use order_protocol::{Category, InboxItem};
 use yew::prelude::*;
 use yew_router::prelude::*;
@@ -30,7 +32,7 @@ pub fn bell() -> Html {
         Callback::from(move |_| open.set(!*open))
     };
     let label = format!("Notifications, {unread} unread");
-    let items: Vec<&InboxItem> = inbox
+    let items: Vec<&Arc<InboxItem>> = inbox
         .items
         .iter()
         .filter(|i| match *tab {
@@ -83,7 +85,7 @@ pub fn bell() -> Html {
 
 #[derive(Properties, PartialEq)]
 struct NoteProps {
-    item: InboxItem,
+    item: Arc<InboxItem>,
     now: chrono::DateTime<chrono::Utc>,
     open: UseStateHandle<bool>,
 }

@@ -1,6 +1,8 @@
 //! Tracking one order: progress, the status timeline with times, the delivery card (driver, phone, ETA as a
 //! time and a live countdown, last location), items and total. It follows the order's room while open.
 
+use std::sync::Arc;
+
 use order_protocol::{DeliveryStatus, OrderView};
 use yew::prelude::*;
 use yew_router::prelude::*;
@@ -52,7 +54,7 @@ pub fn order_page(p: &OrderProps) -> Html {
 
 #[derive(Properties, PartialEq)]
 struct Props {
-    order: OrderView,
+    order: Arc<OrderView>,
 }
 
 #[function_component(Timeline)]

@@ -1,5 +1,7 @@
 //! Order history: every order with a live status badge, newest first, updating in place.
 
+use std::sync::Arc;
+
 use order_protocol::OrderView;
 use yew::prelude::*;
 use yew_router::prelude::*;
@@ -22,7 +24,7 @@ pub fn orders() -> Html {
 
 #[derive(Properties, PartialEq)]
 pub struct OrderListProps {
-    pub orders: Vec<OrderView>,
+    pub orders: Vec<Arc<OrderView>>,
 }
 
 #[function_component(OrderList)]
