@@ -10,6 +10,8 @@ pub fn use_now(period_ms: u32) -> DateTime<Utc> {
     {
         let now = now.clone();
         use_effect_with(period_ms, move |&p| {
+            // Fresh at once when the period changes (a countdown appearing after a slow tick).
+            now.set(Utc::now());
             let tick = Interval::new(p, move || now.set(Utc::now()));
             move || drop(tick)
         });
