@@ -198,12 +198,13 @@ async fn main() -> Result<()> {
         "",
         ""
     );
+    // The bench's own pace (spread over one second, the last one answered then), not a target of the UI.
     println!(
         "{:<58} {:>10} ms {:>10} {:>7}",
-        format!("burst: {BURST} updates sent within"),
+        format!("burst: {BURST} updates sent, the last answered after"),
         render.burst_sent.as_millis(),
-        "<= 1000 ms",
-        verdict(render.burst_sent <= Duration::from_secs(1))
+        "",
+        ""
     );
     println!("{:<58} {:>12} {:>10} {:>7}", "burst: renders (coalesced)", render.burst_renders.len(), "", "");
     println!(
