@@ -96,22 +96,16 @@ fn stats(conn: &Connection, customer: Option<&str>) -> Result<Stats> {
             _ => {}
         }
     };
-    match customer {
-        Some(c) => {
-            let mut q =
-                conn.prepare_cached("SELECT status, COUNT(*) FROM orders WHERE customer_id = ? GROUP BY status")?;
-            for row in q.query_map([c], |r| Ok((r.get(0)?, r.get(1)?)))? {
-                let (status, n) = row?;
-                add(status, n);
-            }
+    let (sql, args): (&str, &[&str]) = match customer {
+        Some(ref c) => {
+            ("SELECT status, COUNT(*) FROM orders WHERE customer_id = ? GROUP BY status", std::slice::from_ref(c))
         }
-        None => {
-            let mut q = conn.prepare_cached("SELECT status, COUNT(*) FROM orders GROUP BY status")?;
-            for row in q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))? {
-                let (status, n) = row?;
-                add(status, n);
-            }
-        }
+        None => ("SELECT status, COUNT(*) FROM orders GROUP BY status", &[]),
+    };
+    let mut q = conn.prepare_cached(sql)?;
+    for row in q.query_map(rusqlite::params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?)))? {
+        let (status, n) = row?;
+        add(status, n);
     }
     Ok(s)
 }
