@@ -66,6 +66,14 @@ fn handle<R: Runtime>(app: &AppHandle<R>, event: ClientEvent, batch: &mut Vec<Pa
             }
         }
         ClientEvent::Warning(w) => tracing::warn!("{w}"),
+        ClientEvent::SessionStarted { email, name, .. } => {
+            let Ok(mut s) = session.lock() else { return };
+            // The login reply names the user; a token alone carries only the email.
+            s.user_email = Some(email.unwrap_or_default());
+            if name.is_some() {
+                s.user_name = name;
+            }
+        }
     }
 }
 

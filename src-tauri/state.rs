@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use order_client::attention::WindowState;
-use order_client::{Engine, EngineConfig, TokenStore};
+use order_client::{Engine, EngineConfig};
 use order_protocol::shell::{SessionInfo, Settings};
 use tauri::{AppHandle, Manager, Runtime, Window, WindowEvent};
 
@@ -44,12 +44,8 @@ impl AppState {
         let settings = settings::load(&settings_path);
         let data_dir = app.path().app_data_dir()?;
         let session = Arc::new(Mutex::new(Session::default()));
+        // The keychain is read by the engine, off this (main) thread; who is signed in arrives as an event.
         let running = start_engine(app, &settings, &data_dir, &session);
-        // A session kept in the keychain: who it is, so that its end (a revoked or expired token) is told.
-        if let Ok(Some(token)) = running.keychain.load() {
-            let email = token.claims().and_then(|c| c.email).unwrap_or_default();
-            session.lock().expect("not poisoned").user_email = Some(email);
-        }
         Ok(AppState { running: Mutex::new(running), settings: Mutex::new(settings), settings_path, data_dir, session })
     }
 

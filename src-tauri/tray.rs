@@ -1,4 +1,5 @@
-//! The tray icon (desktop): the unread count in its tooltip, and a menu to open the window, pause
+//! The tray icon (desktop): the unread count in its tooltip (beside the icon on Linux, whose trays show no
+//! tooltips), and a menu to open the window, pause
 //! notifications, or quit. With the window closed to the tray, the link stays up and notifications keep
 //! coming.
 
@@ -85,6 +86,9 @@ pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
     }
     if let Some(tray) = app.tray_by_id(TRAY_ID) {
         let _ = tray.set_tooltip(Some(tooltip(app)));
+        // Linux trays show no tooltip: the count goes beside the icon instead.
+        #[cfg(target_os = "linux")]
+        let _ = tray.set_title(Some(order_client::attention::tray_label(UNREAD.load(Ordering::Relaxed))));
     }
 }
 

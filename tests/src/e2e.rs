@@ -150,6 +150,26 @@ impl AppSession {
         Ok(home)
     }
 
+    /// After the app quit by itself (its tray's Quit): waits for it to be gone, ends tauri-driver, and keeps
+    /// the home for the next launch.
+    pub async fn after_app_quit(self, app_pid: u32) -> Result<TempDir> {
+        let AppSession { client, mut driver, home, _turn } = self;
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while Path::new(&format!("/proc/{app_pid}")).exists() {
+            let zombie = std::fs::read_to_string(format!("/proc/{app_pid}/stat"))
+                .is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')));
+            if zombie {
+                break;
+            }
+            anyhow::ensure!(std::time::Instant::now() < deadline, "the app did not quit");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // The session's app is gone, so ending it may fail; that is expected.
+        let _ = client.close().await;
+        driver.stop();
+        Ok(home)
+    }
+
     /// Ends the WebDriver session (which closes the app), then tauri-driver.
     pub async fn close(mut self) -> Result<()> {
         let result = self.client.clone().close().await;

@@ -2,12 +2,14 @@
 //!
 //! - [`procs`]: starting binaries, waiting for their "listening" line, free ports, paths to built binaries.
 //! - [`e2e`]: the real app under tauri-driver + WebKitWebDriver, driven over WebDriver.
+//! - [`desktop`]: the tray icon on D-Bus and the app's X windows, as a panel and a window manager see them.
 //! - [`node_peer`]: the Node base-contract server (official `socket.io`) of `tests/peers/node-base`.
 //! - [`cut_proxy`]: a TCP proxy that cuts connections (cleanly or silently) between a client and a server.
 //! - [`client_log`]: what an engine under test reported, with waits on it.
 
 pub mod client_log;
 pub mod cut_proxy;
+pub mod desktop;
 pub mod e2e;
 pub mod node_peer;
 pub mod procs;

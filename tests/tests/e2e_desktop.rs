@@ -1,6 +1,8 @@
 //! The desktop promises, end to end: the session lives in the Secret Service and nowhere on disk, survives
 //! a restart, and is gone after logout; with the window minimized, a store update raises a native
-//! notification (a `Notify` call on D-Bus) naming the order, and clicking it opens that order.
+//! notification (a `Notify` call on D-Bus) naming the order, and clicking it opens that order. The tray icon
+//! (a StatusNotifierItem, read as a panel reads it) shows the unread count and its menu pauses notifications
+//! and quits; the window comes back where it was left; a second launch brings up the first window.
 //!
 //! Needs the private session `cargo xtask test` provides: an unlocked gnome-keyring, dunst and openbox.
 
@@ -8,8 +10,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use live_orders_tests::desktop::{self, Tray};
 use live_orders_tests::e2e::AppSession;
-use live_orders_tests::procs::{OrderServer, Proc, TempDir};
+use live_orders_tests::procs::{workspace_binary, OrderServer, Proc, TempDir};
 
 const SERVICE: &str = "app.liveorders.client";
 
@@ -124,5 +127,113 @@ async fn a_revoked_session_returns_to_login_with_a_reason() -> anyhow::Result<()
     let reason = app.text_of("#logout-reason").await?;
     assert!(reason.contains("expired or was revoked"), "{reason}");
     assert_eq!(keychain_secret(&api_url), None, "the refused token is cleared from the keychain");
+    app.close().await
+}
+
+/// Polls `check` until it holds (or fails with what it last saw).
+async fn eventually<T: std::fmt::Debug>(
+    what: &str,
+    mut read: impl FnMut() -> anyhow::Result<T>,
+    check: impl Fn(&T) -> bool,
+) -> anyhow::Result<T> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let seen = read();
+        match seen {
+            Ok(v) if check(&v) => return Ok(v),
+            _ if Instant::now() > deadline => anyhow::bail!("{what}: last seen {seen:?}"),
+            _ => tokio::time::sleep(Duration::from_millis(150)).await,
+        }
+    }
+}
+
+fn labels(tray: &Tray) -> anyhow::Result<Vec<String>> {
+    Ok(tray.menu()?.into_iter().map(|e| e.label).collect())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_tray_counts_unread_updates_pauses_notifications_and_quits_and_the_window_returns_where_it_was(
+) -> anyhow::Result<()> {
+    let data = TempDir::new("e2e-tray");
+    let server = OrderServer::start(data.path(), &[])?;
+    let api_url = server.api_url();
+    let app = AppSession::launch(&api_url, &[]).await?;
+    let pid = desktop::app_pid(app.driver_pid(), Duration::from_secs(30))?;
+    let tray = Tray::of(pid, Duration::from_secs(30))?;
+    assert_eq!(labels(&tray)?, ["Open Live Orders", "Pause notifications", "Quit"]);
+
+    // Beside the icon: the bell's unread count, following it when an update arrives.
+    app.log_in("alice@example.com", "alice-pass").await?;
+    app.wait_for("#link-indicator[data-state='live']").await?;
+    let unread: usize = app.attr("#bell", "data-unread").await?.expect("the bell carries its count").parse()?;
+    let shown = |n: usize| if n == 0 { String::new() } else { n.to_string() };
+    eventually("the tray's count", || tray.label(), |l| *l == shown(unread)).await?;
+    app.click("header nav a[href='#/orders']").await?;
+    let row = app.wait_for(".order-row[data-status='pending'], .order-row[data-status='confirmed'], .order-row[data-status='preparing']").await?;
+    let order_id = row.attr("data-order-id").await?.expect("rows carry their id");
+    let status = row.attr("data-status").await?.expect("rows carry their status");
+    let next = order_protocol::Status::parse(&status).and_then(order_protocol::Status::next).expect("an open order");
+    server.store_owner(&["set-status", &order_id, next.as_str()])?;
+    app.wait_for(&format!("#bell[data-unread='{}']", unread + 1)).await?;
+    eventually("the tray's count after an update", || tray.label(), |l| *l == shown(unread + 1)).await?;
+
+    // Pause from the menu: the entry turns into Resume.
+    tray.click("Pause notifications")?;
+    eventually("the pause entry", || labels(&tray), |l| l.iter().any(|l| l == "Resume notifications")).await?;
+
+    // Place the window, then Quit from the tray: the app ends by itself.
+    let window = desktop::window_titled("Live Orders", Duration::from_secs(10))?;
+    desktop::place(&window, 130, 90, 900, 650)?;
+    let placed =
+        eventually("the window's new place", || desktop::geometry(&window), |g| (g.2, g.3) == (900, 650)).await?;
+    tray.click("Quit")?;
+    let home = app.after_app_quit(pid).await?;
+
+    // Launched again: the same place and size, notifications still paused, still signed in.
+    let app = AppSession::launch_in(home, &api_url, &[]).await?;
+    app.wait_for("#link-indicator[data-state='live']").await?;
+    let window = desktop::window_titled("Live Orders", Duration::from_secs(10))?;
+    assert_eq!(desktop::geometry(&window)?, placed, "the window comes back where it was left");
+    let tray = Tray::of(desktop::app_pid(app.driver_pid(), Duration::from_secs(30))?, Duration::from_secs(30))?;
+    assert_eq!(labels(&tray)?, ["Open Live Orders", "Resume notifications", "Quit"]);
+    app.close().await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_launch_brings_up_the_first_window_instead_of_starting_again() -> anyhow::Result<()> {
+    let data = TempDir::new("e2e-single");
+    let server = OrderServer::start(data.path(), &[])?;
+    let api_url = server.api_url();
+    let app = AppSession::launch(&api_url, &[]).await?;
+    app.wait_for("#login-title").await?;
+    let window = desktop::window_titled("Live Orders", Duration::from_secs(10))?;
+    desktop::minimize(&window)?;
+    eventually("minimized", || desktop::is_minimized(&window), |m| *m).await?;
+
+    // The same app again, as a user double-clicking its icon would start it.
+    let h = app.home.path();
+    let mut second = Command::new(workspace_binary("live-orders")?)
+        .env("LIVE_ORDERS_API_URL", &api_url)
+        .env("HOME", h)
+        .env("XDG_CONFIG_HOME", h.join(".config"))
+        .env("XDG_DATA_HOME", h.join(".local/share"))
+        .env("XDG_CACHE_HOME", h.join(".cache"))
+        .env("XDG_STATE_HOME", h.join(".local/state"))
+        .spawn()?;
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = second.try_wait()? {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = second.kill();
+            let _ = second.wait();
+            anyhow::bail!("the second launch kept running");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "the second launch ends quietly: {status}");
+    eventually("the first window brought up", || desktop::is_minimized(&window), |m| !*m).await?;
+    assert_eq!(desktop::windows_titled("Live Orders").len(), 1, "still one window");
     app.close().await
 }

@@ -52,6 +52,17 @@ pub fn tray_tooltip(unread: usize, paused: bool) -> String {
     }
 }
 
+/// The text beside the tray icon: the unread count, as a badge. Linux's tray (a StatusNotifierItem through
+/// libappindicator) shows no tooltips, so there the count has to be on the icon itself; empty when nothing is
+/// unread so the icon stays quiet.
+pub fn tray_label(unread: usize) -> String {
+    match unread {
+        0 => String::new(),
+        n if n > 99 => "99+".to_owned(),
+        n => n.to_string(),
+    }
+}
+
 /// A REST failure as the UI shows it: a code to choose the words, and the details.
 pub fn api_error(e: &ApiError) -> CommandError {
     let (code, message) = match e {
@@ -122,5 +133,8 @@ mod tests {
     fn the_tray_counts_unread_updates() {
         assert_eq!(tray_tooltip(0, false), "Live Orders: no unread updates");
         assert_eq!(tray_tooltip(3, true), "Live Orders: 3 unread updates (notifications paused)");
+        assert_eq!(tray_label(0), "");
+        assert_eq!(tray_label(7), "7");
+        assert_eq!(tray_label(500), "99+");
     }
 }

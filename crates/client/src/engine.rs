@@ -69,6 +69,9 @@ pub enum ClientEvent {
     Notify(Notify),
     /// Something from the backend was skipped, or a side job failed; worth a log line, not a dialog.
     Warning(String),
+    /// A session began (a login, another token, or the one kept in the store at start): who it belongs to,
+    /// as far as the token or the login reply tell. Its end shows as the link turning `LoggedOut`.
+    SessionStarted { user_id: String, email: Option<String>, name: Option<String> },
 }
 
 /// Why a command could not be carried out.
@@ -127,13 +130,6 @@ impl Engine {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (link_tx, link_rx) = mpsc::unbounded_channel();
         let api = Api::new(&config.api_url);
-        let token = match store.load() {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::warn!("could not read the token store: {e}");
-                None
-            }
-        };
         let runner = Runner {
             cache: config.data_dir.as_ref().map(Cache::new),
             config,
@@ -156,7 +152,7 @@ impl Engine {
             flush_at: None,
             refresh_not_before: Instant::now(),
         };
-        tokio::spawn(runner.run(rx, link_rx, token));
+        tokio::spawn(runner.run(rx, link_rx));
         (Engine { tx, api, store }, events_rx)
     }
 
@@ -291,12 +287,22 @@ fn far() -> Instant {
 }
 
 impl Runner {
-    async fn run(
-        mut self,
-        mut rx: mpsc::UnboundedReceiver<Msg>,
-        mut link_rx: mpsc::UnboundedReceiver<Tagged>,
-        token: Option<Token>,
-    ) {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>, mut link_rx: mpsc::UnboundedReceiver<Tagged>) {
+        // A keychain read can take a few hundred milliseconds (a D-Bus round trip to the Secret Service on
+        // Linux): done here, on a blocking thread, it never holds up the caller (the shell's main thread, which
+        // is also loading the window). Commands sent meanwhile wait in `rx`.
+        let store = self.store.clone();
+        let token = match tokio::task::spawn_blocking(move || store.load()).await {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => {
+                tracing::warn!("could not read the token store: {e}");
+                None
+            }
+            Err(e) => {
+                tracing::warn!("reading the token store failed: {e}");
+                None
+            }
+        };
         match token {
             Some(token) => self.start_session(token, None),
             None => self.emit_reset(),
@@ -441,10 +447,16 @@ impl Runner {
 
     fn start_session(&mut self, token: Token, user: Option<User>) {
         self.teardown();
-        let user_id = user
-            .map(|u| u.id)
-            .or_else(|| token.claims().and_then(|c| c.user_id))
-            .unwrap_or_else(|| "unknown".to_owned());
+        let claims = token.claims();
+        let (user_id, email, name) = match user {
+            Some(u) => (u.id, Some(u.email), Some(u.name)),
+            None => (
+                claims.as_ref().and_then(|c| c.user_id.clone()).unwrap_or_else(|| "unknown".to_owned()),
+                claims.and_then(|c| c.email),
+                None,
+            ),
+        };
+        let _ = self.events.send(ClientEvent::SessionStarted { user_id: user_id.clone(), email, name });
         if user_id != self.user_id || self.token.is_none() {
             // A new session (or another user): start from this user's cache, or from nothing.
             let watched: Vec<String> = self.book.watched().cloned().collect();

@@ -170,7 +170,7 @@ pub fn line_json(ev: &ClientEvent) -> Option<Value> {
             Patch::OrderRemoved { order_id } => json!({"type": "removed", "orderId": order_id, "at": at}),
             Patch::Reset { .. } | Patch::Watched { .. } => return None,
         },
-        ClientEvent::Notify(_) => return None,
+        ClientEvent::Notify(_) | ClientEvent::SessionStarted { .. } => return None,
         ClientEvent::Warning(w) => json!({"type": "warning", "message": w, "at": at}),
     })
 }
@@ -225,7 +225,7 @@ fn line_text(ev: &ClientEvent) -> Option<String> {
             },
             _ => return None,
         },
-        ClientEvent::Notify(_) => return None,
+        ClientEvent::Notify(_) | ClientEvent::SessionStarted { .. } => return None,
         ClientEvent::Warning(w) => format!("{t}  warning: {w}"),
     })
 }
