@@ -228,8 +228,12 @@ async fn main() -> Result<()> {
         "",
         ""
     );
-    println!("processes, app tree:   {}", app_idle.names.join(", "));
-    println!("processes, blank tree: {}", blank_idle.names.join(", "));
+    for (tree, idle) in [("app", &app_idle), ("blank", &blank_idle)] {
+        println!("{tree} tree, per process:");
+        for p in &idle.each {
+            println!("  {:<56} {:>8.1} MiB PSS {:>8.2} % CPU", p.name, p.pss_mib, p.cpu_percent);
+        }
+    }
     Ok(())
 }
 
@@ -381,7 +385,14 @@ struct Idle {
     pss_mib: f64,
     cpu_percent: f64,
     processes: usize,
-    names: Vec<String>,
+    /// Each process of the tree, to see where memory and CPU go.
+    each: Vec<ProcessIdle>,
+}
+
+struct ProcessIdle {
+    name: String,
+    pss_mib: f64,
+    cpu_percent: f64,
 }
 
 /// Lets the tree below `root` idle for `idle`, then reads its CPU time over that window and its PSS.
@@ -393,18 +404,21 @@ async fn idle_tree(root: u32, idle: Duration) -> Result<Idle> {
     let pids = tree(root);
     let after = cpu_ticks(&pids);
     let elapsed = started.elapsed().as_secs_f64();
-    let used: u64 = after.iter().map(|(pid, t)| t.saturating_sub(before.get(pid).copied().unwrap_or(0))).sum();
-    let pss_kib: u64 = pids.iter().filter_map(|&p| pss_kib(p)).sum();
-    let names = pids
+    let ticks_used = |pid: &u32, t: &u64| t.saturating_sub(before.get(pid).copied().unwrap_or(0));
+    let percent = |ticks: u64| ticks as f64 / tick / elapsed * 100.0;
+    let each: Vec<ProcessIdle> = pids
         .iter()
-        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/comm")).ok())
-        .map(|s| s.trim().to_owned())
+        .map(|p| ProcessIdle {
+            name: std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default().trim().to_owned(),
+            pss_mib: pss_kib(*p).unwrap_or(0) as f64 / 1024.0,
+            cpu_percent: percent(after.get(p).map(|t| ticks_used(p, t)).unwrap_or(0)),
+        })
         .collect();
     Ok(Idle {
-        pss_mib: pss_kib as f64 / 1024.0,
-        cpu_percent: used as f64 / tick / elapsed * 100.0,
+        pss_mib: each.iter().map(|p| p.pss_mib).sum(),
+        cpu_percent: percent(after.iter().map(|(p, t)| ticks_used(p, t)).sum()),
         processes: pids.len(),
-        names,
+        each,
     })
 }
 

@@ -167,6 +167,21 @@ struct Row {
     kib_per_conn: f64,
 }
 
+/// The final count once deliveries stopped: nothing new for one second (at most 20 s), so a backlog still in
+/// the sockets' queues when the sending stops counts as delivered late, not as lost.
+async fn drained(delivered: &AtomicU64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut last = delivered.load(Ordering::Relaxed);
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = delivered.load(Ordering::Relaxed);
+        if now == last || Instant::now() > deadline {
+            return now;
+        }
+        last = now;
+    }
+}
+
 /// Concurrent writers of the peak phase: enough to keep either server busy on two cores.
 const WRITERS: usize = 64;
 
@@ -245,8 +260,7 @@ async fn run_level(target: &Target, n: usize, keys: &Keys, seconds: u64, samples
     let window = started.elapsed().as_secs_f64();
     let in_window = shared.delivered.load(Ordering::Relaxed);
     let _ = inflight.acquire_many(512).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let delivered = shared.delivered.load(Ordering::Relaxed);
+    let delivered = drained(&shared.delivered).await;
     let mut lat = std::mem::take(&mut *shared.latencies.lock().unwrap());
     lat.sort_unstable();
     let sustained_p99 = percentile(&lat, 0.99);
@@ -280,8 +294,7 @@ async fn run_level(target: &Target, n: usize, keys: &Keys, seconds: u64, samples
     let peak_window = started.elapsed().as_secs_f64();
     let peak_delivered = shared.delivered.load(Ordering::Relaxed);
     let peak_sent = next.load(Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let peak_late = shared.delivered.load(Ordering::Relaxed);
+    let peak_late = drained(&shared.delivered).await;
     shared.latencies.lock().unwrap().clear();
     for t in tasks {
         t.abort();

@@ -182,7 +182,8 @@ pub async fn spawn(config: ServerConfig) -> anyhow::Result<RunningServer> {
     }
     let ctx = AppCtx::new(store, auth::Keys::new(&secret, config.token_ttl), &config);
     let (sio_layer, io) = realtime::layer(ctx.clone(), &config);
-    let app = http::app(ctx.clone()).layer(sio_layer);
+    let app =
+        http::app(ctx.clone()).layer(sio_layer).layer(axum::middleware::map_request(realtime::detach_request_head));
     let app = http::with_outer_layers(app, &config);
 
     let listener = tokio::net::TcpListener::bind(config.addr)

@@ -7,6 +7,8 @@
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
+use axum::extract::Request;
+use axum::http::{Extensions, HeaderMap, HeaderValue};
 use order_protocol::{names, rooms, ConnectionStatus, Role, RoomAck, RoomRequest, AUTH_ERROR_PREFIX};
 use serde::Deserialize;
 use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
@@ -38,10 +40,43 @@ pub fn layer(ctx: AppCtx, config: &ServerConfig) -> (SocketIoLayer, SocketIo) {
         .ping_timeout(config.ping_timeout)
         .max_payload(config.max_socket_payload)
         .max_buffer_size(1024)
+        // What a client sends is small (room joins, heartbeats); tungstenite zero-fills this buffer on every
+        // read, so all of it is resident, per connection. Larger messages just take more reads.
+        .ws_read_buffer_size(512)
         .build_layer();
     io.ns("/", on_connect.with(authenticate));
     (layer, io)
 }
+
+/// Gives a Socket.IO request a head of its own before the Socket.IO layer keeps it for the whole session.
+///
+/// hyper parses a request's URI and header values as slices of its 16 KiB read buffer, and engineioxide keeps
+/// the request head (`req_parts`) as long as the socket lives: without this, every connected client holds that
+/// buffer, about half of what an idle connection costs. The URI and headers are copied; of the extensions only
+/// hyper's upgrade handle is needed (axum's `OriginalUri` is another slice of the buffer).
+pub async fn detach_request_head(req: Request) -> Request {
+    if !req.uri().path().starts_with(SOCKET_IO_PATH) {
+        return req;
+    }
+    let (mut parts, body) = req.into_parts();
+    parts.uri = parts.uri.to_string().parse().unwrap_or_default();
+    let mut headers = HeaderMap::with_capacity(parts.headers.len());
+    for (name, value) in &parts.headers {
+        if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
+            headers.append(name.clone(), value);
+        }
+    }
+    parts.headers = headers;
+    let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
+    parts.extensions = Extensions::new();
+    if let Some(upgrade) = upgrade {
+        parts.extensions.insert(upgrade);
+    }
+    Request::from_parts(parts, body)
+}
+
+/// socketioxide's default path, where clients connect.
+const SOCKET_IO_PATH: &str = "/socket.io/";
 
 #[derive(Deserialize)]
 struct Handshake {
