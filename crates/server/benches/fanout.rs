@@ -411,7 +411,8 @@ async fn main() -> anyhow::Result<()> {
             r.kib_per_conn
         );
     }
-    for pair in rows.chunks(2).filter(|c| c.len() == 2) {
+    // Rows come in pairs per level (ours, then Node's) unless Node was skipped.
+    for pair in rows.chunks(2).filter(|c| c.len() == 2 && c[0].clients == c[1].clients) {
         let (ours, node) = (&pair[0], &pair[1]);
         println!(
             "ratio order-server / node at {} clients: p99 latency {:.2}x, sustained rate {:.2}x, sustained p99 {:.2}x, \
