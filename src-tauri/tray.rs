@@ -1,7 +1,6 @@
 //! The tray icon (desktop): the unread count in its tooltip (beside the icon on Linux, whose trays show no
-//! tooltips), and a menu to open the window, pause
-//! notifications, or quit. With the window closed to the tray, the link stays up and notifications keep
-//! coming.
+//! tooltips), and a menu to open the window, pause notifications, or quit. With the window closed to the tray,
+//! the link stays up and notifications keep coming.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
