@@ -15,20 +15,24 @@
 //!    second), the longest of them, the longest gap between animation frames while it lasted (the page's
 //!    responsiveness), and how long after the last update was answered the page showed the final state.
 //!
-//! Both windows are launched the same way, through tauri-driver (WebDriver), so the automation overhead is in
-//! both memory figures alike; the cold start includes WebDriver polling, and is also given from the app
-//! process's own start time (read from `/proc`), which leaves out tauri-driver's and the session's start.
+//! Memory and idle CPU are taken with both windows launched alone, the same way, the app a third time (signed
+//! in, cache present; "link live" is the server's count of connected sockets): WebDriver's automation keeps a
+//! web process busy, a blank window idling at 1.3 % of a core under tauri-driver and at about 0.01 % alone.
+//! The cold start and the rendering run under tauri-driver, which they need to see the DOM; the cold start
+//! includes WebDriver polling, and is also given from the app process's own start time (read from `/proc`),
+//! which leaves out tauri-driver's and the session's start.
 //! PSS is the honest sum over processes that share pages (each shared page is split among its users).
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use fantoccini::Locator;
-use live_orders_tests::e2e::AppSession;
-use live_orders_tests::procs::{target_dir, workspace_binary, OrderServer, TempDir};
+use live_orders_tests::e2e::{app_env, AppSession};
+use live_orders_tests::procs::{target_dir, workspace_binary, OrderServer, Proc, TempDir};
 
 const ALICE: (&str, &str) = ("alice@example.com", "alice-pass");
 const OWNER: (&str, &str) = ("owner@example.com", "owner-pass");
@@ -97,8 +101,10 @@ async fn main() -> Result<()> {
     first.wait_for(&format!(".order-row[data-order-id='{last}'][data-status='{}']", STATUSES[4])).await?;
     let home = first.quit_keeping_home().await?;
 
-    // Second launch: cold start from the cache, then idle with the link live.
-    eprintln!("bench app: second launch (cold start), then {idle:?} idle");
+    // Second launch: cold start from the cache, then the rendering figures.
+    eprintln!(
+        "bench app: second launch (cold start), then rendering, {SINGLE_UPDATES} single updates and a burst of {BURST}"
+    );
     let launched = Instant::now();
     let app = AppSession::launch_in(home, &url, &[]).await?;
     app.client
@@ -114,16 +120,26 @@ async fn main() -> Result<()> {
     let cold_process = Duration::from_secs_f64((seen_at - start_time(app_pid)?).max(0.0));
     let rows = app.client.find_all(Locator::Css(".order-row[data-order-id]")).await?.len();
     app.wait_for("#link-indicator[data-state='live']").await?;
-    let app_idle = idle_tree(app_pid, idle).await?;
-    eprintln!("bench app: rendering, {SINGLE_UPDATES} single updates and a burst of {BURST}");
     let render = render_phase(&app, &http, &url, &owner, &tracked).await?;
-    app.close().await?;
+    let home = app.quit_keeping_home().await?;
 
-    eprintln!("bench app: the blank window, {idle:?} idle");
-    let blank = AppSession::launch_binary(&blank_bin, TempDir::new("bench-blank-home"), &url, &[]).await?;
-    let blank_pid = find_below(blank.driver_pid(), &blank_bin)?;
-    let blank_idle = idle_tree(blank_pid, idle).await?;
-    blank.close().await?;
+    // Idle figures without WebDriver: its automation session keeps a web process busy (a blank window idled
+    // at 1.3 % of a core under tauri-driver, and at 0.01 % launched alone), which would swamp what the app does.
+    eprintln!("bench app: third launch, alone, {idle:?} idle with the link live");
+    wait_for_sockets(&http, &url, |n| n == 0).await?;
+    let mut alone = Proc::spawn("live-orders", Command::new(&app_bin).envs(app_env(home.path(), &url)))?;
+    wait_for_sockets(&http, &url, |n| n >= 1).await?;
+    // The link is live; give the window its first paint before the idle window opens.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let app_idle = idle_tree(alone.pid(), idle).await?;
+    alone.stop();
+
+    eprintln!("bench app: the blank window, alone, {idle:?} idle");
+    let blank_home = TempDir::new("bench-blank-home");
+    let mut blank = Proc::spawn("blank-window", Command::new(&blank_bin).envs(app_env(blank_home.path(), &url)))?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let blank_idle = idle_tree(blank.pid(), idle).await?;
+    blank.stop();
     drop(server);
 
     let ratio = app_idle.pss_mib / blank_idle.pss_mib;
@@ -393,6 +409,22 @@ struct ProcessIdle {
     name: String,
     pss_mib: f64,
     cpu_percent: f64,
+}
+
+/// Waits until the server's count of connected sockets satisfies `ok` (at most 60 s).
+async fn wait_for_sockets(http: &reqwest::Client, api: &str, ok: impl Fn(u64) -> bool) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let metrics: serde_json::Value = http.get(format!("{api}/metrics")).send().await?.json().await?;
+        let connected = metrics["connectedSockets"].as_u64().context("metrics without connectedSockets")?;
+        if ok(connected) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("the server still counts {connected} connected sockets");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Lets the tree below `root` idle for `idle`, then reads its CPU time over that window and its PSS.

@@ -22,6 +22,19 @@ pub const UI_TIMEOUT: Duration = Duration::from_secs(60);
 /// (xdotool), and two webviews at once only slow a 2-core machine down.
 static ONE_APP: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// The environment an app of these tests runs in: its backend, and a home and XDG dirs of its own.
+pub fn app_env(home: &Path, api_url: &str) -> Vec<(&'static str, std::ffi::OsString)> {
+    vec![
+        ("LIVE_ORDERS_API_URL", api_url.into()),
+        ("HOME", home.into()),
+        ("XDG_CONFIG_HOME", home.join(".config").into()),
+        ("XDG_DATA_HOME", home.join(".local/share").into()),
+        ("XDG_CACHE_HOME", home.join(".cache").into()),
+        ("XDG_STATE_HOME", home.join(".local/state").into()),
+        ("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()).into()),
+    ]
+}
+
 pub struct AppSession {
     pub client: Client,
     /// Declared before `home` so the driver (and the app) stop before the dir is removed.
@@ -48,14 +61,7 @@ impl AppSession {
         let (port, native_port) = (free_port(), free_port());
         let h = home.path();
         let mut cmd = Command::new("tauri-driver");
-        cmd.args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
-            .env("LIVE_ORDERS_API_URL", api_url)
-            .env("HOME", h)
-            .env("XDG_CONFIG_HOME", h.join(".config"))
-            .env("XDG_DATA_HOME", h.join(".local/share"))
-            .env("XDG_CACHE_HOME", h.join(".cache"))
-            .env("XDG_STATE_HOME", h.join(".local/state"))
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()));
+        cmd.args(["--port", &port.to_string(), "--native-port", &native_port.to_string()]).envs(app_env(h, api_url));
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use live_orders_tests::desktop::{self, Tray};
-use live_orders_tests::e2e::AppSession;
+use live_orders_tests::e2e::{app_env, AppSession};
 use live_orders_tests::procs::{workspace_binary, OrderServer, Proc, TempDir};
 
 const SERVICE: &str = "app.liveorders.client";
@@ -211,15 +211,7 @@ async fn a_second_launch_brings_up_the_first_window_instead_of_starting_again() 
     eventually("minimized", || desktop::is_minimized(&window), |m| *m).await?;
 
     // The same app again, as a user double-clicking its icon would start it.
-    let h = app.home.path();
-    let mut second = Command::new(workspace_binary("live-orders")?)
-        .env("LIVE_ORDERS_API_URL", &api_url)
-        .env("HOME", h)
-        .env("XDG_CONFIG_HOME", h.join(".config"))
-        .env("XDG_DATA_HOME", h.join(".local/share"))
-        .env("XDG_CACHE_HOME", h.join(".cache"))
-        .env("XDG_STATE_HOME", h.join(".local/state"))
-        .spawn()?;
+    let mut second = Command::new(workspace_binary("live-orders")?).envs(app_env(app.home.path(), &api_url)).spawn()?;
     let started = Instant::now();
     let status = loop {
         if let Some(status) = second.try_wait()? {
