@@ -6,8 +6,8 @@
 //!    move forward, five changes an order), beside the same measure for a blank Tauri window of the same
 //!    package (`examples/blank-window.rs`), and the ratio;
 //! 2. idle CPU of the app's tree over that same window with the link live, from `/proc/PID/stat`;
-//! 3. cold start: the app launched a second time (already logged in, cache present) until the first order row
-//!    is in the DOM;
+//! 3. cold start: the app launched again (already logged in, cache present) until the first order row is in
+//!    the DOM, five times, the median against the target;
 //! 4. rendering (issue 6), on the order page of an order out for delivery, with all the above in the store:
 //!    the UI's own User Timing measure `live-orders:apply-render` (a batch of patches in, the store reduced,
 //!    every component re-rendered into the DOM) for single delivery updates sent one at a time; then a burst
@@ -44,6 +44,8 @@ const TARGET_RATIO: f64 = 1.15;
 const TARGET_CPU_PERCENT: f64 = 0.5;
 const TARGET_COLD_START: Duration = Duration::from_secs(1);
 const TARGET_RENDER_MS: f64 = 4.0;
+/// Launches measured for the cold start.
+const COLD_STARTS: usize = 5;
 /// Single updates measured one at a time, and the size of the burst (sent within one second).
 const SINGLE_UPDATES: usize = 60;
 const BURST: usize = 1000;
@@ -101,25 +103,38 @@ async fn main() -> Result<()> {
     first.wait_for(&format!(".order-row[data-order-id='{last}'][data-status='{}']", STATUSES[4])).await?;
     let home = first.quit_keeping_home().await?;
 
-    // Second launch: cold start from the cache, then the rendering figures.
+    // Cold starts from the cache, several (one launch varies by hundreds of milliseconds); the last launch
+    // stays open for the rendering figures.
     eprintln!(
-        "bench app: second launch (cold start), then rendering, {SINGLE_UPDATES} single updates and a burst of {BURST}"
+        "bench app: {COLD_STARTS} cold starts, then rendering, {SINGLE_UPDATES} single updates and a burst of {BURST}"
     );
-    let launched = Instant::now();
-    let app = AppSession::launch_in(home, &url, &[]).await?;
-    app.client
-        .wait()
-        .at_most(Duration::from_secs(60))
-        .every(Duration::from_millis(10))
-        .for_element(Locator::Css(".order-row[data-order-id]"))
-        .await
-        .context("no order row within 60 s of the second launch")?;
-    let cold_webdriver = launched.elapsed();
-    let seen_at = uptime()?;
-    let app_pid = find_below(app.driver_pid(), &app_bin)?;
-    let cold_process = Duration::from_secs_f64((seen_at - start_time(app_pid)?).max(0.0));
+    let mut home = home;
+    let mut cold_process = Vec::new();
+    let mut cold_webdriver = Vec::new();
+    let app = loop {
+        let launched = Instant::now();
+        let app = AppSession::launch_in(home, &url, &[]).await?;
+        app.client
+            .wait()
+            .at_most(Duration::from_secs(60))
+            .every(Duration::from_millis(10))
+            .for_element(Locator::Css(".order-row[data-order-id]"))
+            .await
+            .context("no order row within 60 s of a launch")?;
+        cold_webdriver.push(launched.elapsed());
+        let seen_at = uptime()?;
+        let app_pid = find_below(app.driver_pid(), &app_bin)?;
+        cold_process.push(Duration::from_secs_f64((seen_at - start_time(app_pid)?).max(0.0)));
+        app.wait_for("#link-indicator[data-state='live']").await?;
+        if cold_process.len() == COLD_STARTS {
+            break app;
+        }
+        home = app.quit_keeping_home().await?;
+    };
+    cold_process.sort();
+    cold_webdriver.sort();
+    let median = |v: &[Duration]| v[v.len() / 2];
     let rows = app.client.find_all(Locator::Css(".order-row[data-order-id]")).await?.len();
-    app.wait_for("#link-indicator[data-state='live']").await?;
     let render = render_phase(&app, &http, &url, &owner, &tracked).await?;
     let home = app.quit_keeping_home().await?;
 
@@ -178,17 +193,19 @@ async fn main() -> Result<()> {
         verdict(app_idle.cpu_percent <= TARGET_CPU_PERCENT)
     );
     println!("{:<58} {:>10.2} % {:>10} {:>7}", "idle CPU, blank window tree", blank_idle.cpu_percent, "", "");
+    let all = |v: &[Duration]| v.iter().map(|d| d.as_millis().to_string()).collect::<Vec<_>>().join(", ");
     println!(
         "{:<58} {:>10} ms {:>10} {:>7}",
-        "cold start: app process start -> first order row in DOM",
-        cold_process.as_millis(),
+        format!("cold start: app process start -> first order row, median of {COLD_STARTS}"),
+        median(&cold_process).as_millis(),
         "<= 1000 ms",
-        verdict(cold_process <= TARGET_COLD_START)
+        verdict(median(&cold_process) <= TARGET_COLD_START)
     );
+    println!("{:<58} {:>13}", "cold start: each launch (ms)", all(&cold_process));
     println!(
         "{:<58} {:>10} ms {:>10} {:>7}",
-        "cold start incl. tauri-driver + WebDriver session",
-        cold_webdriver.as_millis(),
+        "cold start incl. tauri-driver + WebDriver session, median",
+        median(&cold_webdriver).as_millis(),
         "",
         ""
     );
