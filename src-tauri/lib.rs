@@ -47,6 +47,8 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Result<()> {
             app.manage(state);
             #[cfg(desktop)]
             tray::create(handle)?;
+            // The window is created once this returns: nothing above may block (see ARCHITECTURE.md).
+            tracing::debug!("setup done");
             Ok(())
         })
         .on_window_event(state::on_window_event)

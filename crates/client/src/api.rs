@@ -4,6 +4,7 @@
 //! later), a refused token (stop and ask for login), and any other answer with the server's own message.
 //! The token goes in the `Authorization` header only, never in a URL, and no error text ever contains it.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use order_protocol::{
@@ -76,18 +77,30 @@ pub fn resolve_api_url(saved: Option<&str>) -> String {
 #[derive(Clone, Debug)]
 pub struct Api {
     base: String,
-    http: reqwest::Client,
+    /// Built on first use: building it loads the system's TLS roots (about 100 ms with OpenSSL), which must not
+    /// happen on the thread that calls `new` (the shell's main thread, while the window is being created).
+    http: Arc<OnceLock<reqwest::Client>>,
 }
 
 impl Api {
     /// `url` with or without `/api`.
     pub fn new(url: &str) -> Api {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(15))
-            .build()
-            .expect("a reqwest client with timeouts only always builds");
-        Api { base: normalize_api_url(url), http }
+        Api { base: normalize_api_url(url), http: Arc::default() }
+    }
+
+    fn http(&self) -> &reqwest::Client {
+        self.http.get_or_init(|| {
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .timeout(Duration::from_secs(15))
+                .build()
+                .expect("a reqwest client with timeouts only always builds")
+        })
+    }
+
+    /// Builds the HTTP client now (it blocks for a while: call it where blocking is fine).
+    pub fn prepare(&self) {
+        self.http();
     }
 
     /// The normalised `…/api` base.
@@ -112,7 +125,7 @@ impl Api {
         token: Option<&Token>,
         body: Option<serde_json::Value>,
     ) -> Result<reqwest::Response, ApiError> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        let mut req = self.http().request(method, format!("{}{path}", self.base));
         if let Some(t) = token {
             req = req.bearer_auth(t.expose());
         }

@@ -290,9 +290,15 @@ impl Runner {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>, mut link_rx: mpsc::UnboundedReceiver<Tagged>) {
         // A keychain read can take a few hundred milliseconds (a D-Bus round trip to the Secret Service on
         // Linux): done here, on a blocking thread, it never holds up the caller (the shell's main thread, which
-        // is also loading the window). Commands sent meanwhile wait in `rx`.
-        let store = self.store.clone();
-        let token = match tokio::task::spawn_blocking(move || store.load()).await {
+        // is also creating the window). Commands sent meanwhile wait in `rx`.
+        // The HTTP client's TLS set-up blocks for a while too: done on the same thread, before the first request.
+        let (store, api) = (self.store.clone(), self.api.clone());
+        let token = match tokio::task::spawn_blocking(move || {
+            api.prepare();
+            store.load()
+        })
+        .await
+        {
             Ok(Ok(t)) => t,
             Ok(Err(e)) => {
                 tracing::warn!("could not read the token store: {e}");
