@@ -15,8 +15,8 @@
 //!    second), the longest of them, the longest gap between animation frames while it lasted (the page's
 //!    responsiveness), and how long after the last update was answered the page showed the final state.
 //!
-//! Memory and idle CPU are taken with both windows launched alone, the same way, the app a third time (signed
-//! in, cache present; "link live" is the server's count of connected sockets): WebDriver's automation keeps a
+//! Memory and idle CPU are taken with both windows launched alone, the same way, the app once more (signed in,
+//! cache present; "link live" is the server's count of connected sockets): WebDriver's automation keeps a
 //! web process busy, a blank window idling at 1.3 % of a core under tauri-driver and at about 0.01 % alone.
 //! The cold start and the rendering run under tauri-driver, which they need to see the DOM; the cold start
 //! includes WebDriver polling, and is also given from the app process's own start time (read from `/proc`),
@@ -140,7 +140,7 @@ async fn main() -> Result<()> {
 
     // Idle figures without WebDriver: its automation session keeps a web process busy (a blank window idled
     // at 1.3 % of a core under tauri-driver, and at 0.01 % launched alone), which would swamp what the app does.
-    eprintln!("bench app: third launch, alone, {idle:?} idle with the link live");
+    eprintln!("bench app: one more launch, alone, {idle:?} idle with the link live");
     wait_for_sockets(&http, &url, |n| n == 0).await?;
     let mut alone = Proc::spawn("live-orders", Command::new(&app_bin).envs(app_env(home.path(), &url)))?;
     wait_for_sockets(&http, &url, |n| n >= 1).await?;
