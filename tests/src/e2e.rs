@@ -132,6 +132,25 @@ impl AppSession {
         self.click("button[type=submit]").await
     }
 
+    /// Reloads the page and waits until the new one is loaded. A WebDriver command sent while the old page is
+    /// unloading fails ("Callback was not called before the unload event"), so the reload is scheduled after
+    /// this command returns and the new page is recognised by the missing marker the old one carried.
+    pub async fn reload(&self) -> Result<()> {
+        self.client.execute("window.__beforeReload = true; setTimeout(() => location.reload(), 0);", vec![]).await?;
+        let deadline = std::time::Instant::now() + UI_TIMEOUT;
+        loop {
+            let fresh = self
+                .client
+                .execute("return window.__beforeReload !== true && document.readyState === 'complete';", vec![])
+                .await;
+            if matches!(fresh, Ok(serde_json::Value::Bool(true))) {
+                return Ok(());
+            }
+            anyhow::ensure!(std::time::Instant::now() < deadline, "the page did not reload within {UI_TIMEOUT:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Resizes the window (for the phone-width screenshot).
     pub async fn resize(&self, width: u32, height: u32) -> Result<()> {
         self.client.set_window_size(width, height).await?;

@@ -109,7 +109,7 @@ async fn a_keyboard_alone_reaches_the_navigation_the_bell_and_an_order() -> Resu
     app.wait_for(".order-row[data-order-id]").await?;
     // Start from a fresh page, as a new window would: the browser's focus navigation then begins at the top
     // (after the login form went away it would otherwise go on from where the submit button was).
-    app.client.execute("location.reload();", vec![]).await?;
+    app.reload().await?;
     app.wait_for("#link-indicator[data-state='live']").await?;
     app.wait_for(".order-row[data-order-id]").await?;
 
