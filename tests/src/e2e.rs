@@ -72,11 +72,20 @@ impl AppSession {
         let mut caps = serde_json::Map::new();
         caps.insert("tauri:options".into(), serde_json::json!({ "application": app }));
         caps.insert("browserName".into(), "wry".into());
-        let client = ClientBuilder::native()
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .context("opening a WebDriver session on the app")?;
+        // tauri-driver listens before its WebKitWebDriver does: on a cold machine the first session request can
+        // find nobody behind it ("client error (Connect)"), so a refused session is tried again for a while.
+        let mut tries = 0;
+        let client = loop {
+            match ClientBuilder::native().capabilities(caps.clone()).connect(&format!("http://127.0.0.1:{port}")).await
+            {
+                Ok(client) => break client,
+                Err(_) if tries < 10 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => return Err(e).context("opening a WebDriver session on the app"),
+            }
+        };
         Ok(AppSession { client, driver, home, _turn: turn })
     }
 
