@@ -98,12 +98,12 @@ async fn catch_up(ctx: &AppCtx, io: &SocketIo, pos: &mut Position) {
 async fn emit(ctx: &AppCtx, io: &SocketIo, row: &EventRow, pos: &mut Position) {
     *pos = Position(row.seq, row.idx);
     ctx.metrics.dispatched_seq.store(row.seq, Ordering::Relaxed);
-    if row.payload.is_null() {
+    let Some(payload) = &row.payload else {
         tracing::error!(seq = row.seq, event = %row.event, "skipping an unreadable stored event");
         return;
-    }
+    };
     let rooms = row.audience.rooms(&row.customer_id, &row.order_id);
-    if let Err(e) = io.to(rooms).emit(&row.event, &row.payload).await {
+    if let Err(e) = io.to(rooms).emit(&row.event, payload).await {
         tracing::warn!(seq = row.seq, event = %row.event, error = %e, "emit failed");
     }
     ctx.metrics.emitted_events.fetch_add(1, Ordering::Relaxed);
@@ -138,7 +138,7 @@ mod tests {
             idx,
             event: "e".into(),
             audience: Audience::CUSTOMER,
-            payload: serde_json::Value::Null,
+            payload: None,
             order_id: "o".into(),
             customer_id: "c".into(),
         }

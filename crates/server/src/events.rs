@@ -3,14 +3,16 @@
 //!
 //! It is pure so that the rules (which events, in which order, which notification text) are tested without a
 //! database or a socket, and so that the change log can store its result: live dispatch and the
-//! `changes?since=` replay then send exactly the same payloads.
+//! `changes?since=` replay then send exactly the same payloads. Payloads are JSON text, serialized once here
+//! straight from the wire types: the writer stores that text and the dispatcher emits it as it is.
 
 use chrono::{DateTime, Utc};
 use order_protocol::{
     names, notification_types, CustomerNotification, DeliveryStatus, DeliveryUpdate, Order, OrderNotification,
     OrderUpdate, Stats, StatsUpdate, Status,
 };
-use serde_json::Value;
+use serde::Serialize;
+use serde_json::value::RawValue;
 
 /// Who receives an event, as a bit set (stored as is in `change_events.audience`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,11 +54,16 @@ impl std::ops::BitOr for Audience {
 }
 
 /// One event of a change, ready to store and emit.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Outgoing {
     pub event: &'static str,
     pub audience: Audience,
-    pub payload: Value,
+    pub payload: Box<RawValue>,
+}
+
+/// A wire type as JSON text.
+fn json(payload: &impl Serialize) -> Box<RawValue> {
+    serde_json::value::to_raw_value(payload).expect("wire types serialize")
 }
 
 /// A notification a change creates, stored for `GET /notifications` as well as emitted.
@@ -111,7 +118,7 @@ pub fn plan(before: Option<&Order>, after: &Order, cx: Context<'_>) -> Planned {
         return out;
     }
 
-    let update = serde_json::to_value(OrderUpdate::of(after, seq)).expect("an order serializes");
+    let update = json(&OrderUpdate::of(after, seq));
     out.events.push(Outgoing {
         event: names::CUSTOMER_ORDER_UPDATE,
         audience: Audience::CUSTOMER,
@@ -131,7 +138,7 @@ pub fn plan(before: Option<&Order>, after: &Order, cx: Context<'_>) -> Planned {
         out.events.push(Outgoing {
             event: names::DELIVERY_UPDATE,
             audience: Audience::CUSTOMER | Audience::ORDER,
-            payload: serde_json::to_value(d).expect("a delivery update serializes"),
+            payload: json(&d),
         });
     }
 
@@ -166,7 +173,7 @@ pub fn plan(before: Option<&Order>, after: &Order, cx: Context<'_>) -> Planned {
         out.events.push(Outgoing {
             event: names::CUSTOMER_NOTIFICATION,
             audience: Audience::CUSTOMER,
-            payload: serde_json::to_value(wire).expect("a notification serializes"),
+            payload: json(&wire),
         });
         out.notifications.push(n);
     }
@@ -197,7 +204,7 @@ pub fn plan(before: Option<&Order>, after: &Order, cx: Context<'_>) -> Planned {
         out.events.push(Outgoing {
             event: names::ORDER_NOTIFICATION,
             audience: Audience::OWNERS,
-            payload: serde_json::to_value(wire).expect("a notification serializes"),
+            payload: json(&wire),
         });
         out.notifications.push(n);
 
@@ -205,7 +212,7 @@ pub fn plan(before: Option<&Order>, after: &Order, cx: Context<'_>) -> Planned {
             out.events.push(Outgoing {
                 event: names::ORDER_STATS_UPDATE,
                 audience,
-                payload: serde_json::to_value(StatsUpdate { stats, seq }).expect("stats serialize"),
+                payload: json(&StatsUpdate { stats, seq }),
             });
         }
     }
@@ -284,6 +291,10 @@ mod tests {
         }
     }
 
+    fn value(e: &Outgoing) -> serde_json::Value {
+        serde_json::from_str(e.payload.get()).unwrap()
+    }
+
     fn check(before: Option<&Order>, after: &Order, expected: &[(&str, Audience)]) -> Planned {
         let mut n = 0;
         let mut ids = || {
@@ -302,7 +313,7 @@ mod tests {
         let got: Vec<_> = planned.events.iter().map(|e| (e.event, e.audience)).collect();
         assert_eq!(got, expected);
         for e in &planned.events {
-            assert_eq!(e.payload["seq"], 7, "{} carries seq", e.event);
+            assert_eq!(value(e)["seq"], 7, "{} carries seq", e.event);
         }
         planned
     }
@@ -328,10 +339,10 @@ mod tests {
             ],
         );
         assert_eq!(p.notifications.len(), 2);
-        assert_eq!(p.events[2].payload["type"], "order_status");
-        assert_eq!(p.events[2].payload["title"], "Order Confirmed");
-        assert_eq!(p.events[0].payload["progress"], 25);
-        assert_eq!(p.events[0].payload["statusDisplay"], "Confirmed");
+        assert_eq!(value(&p.events[2])["type"], "order_status");
+        assert_eq!(value(&p.events[2])["title"], "Order Confirmed");
+        assert_eq!(value(&p.events[0])["progress"], 25);
+        assert_eq!(value(&p.events[0])["statusDisplay"], "Confirmed");
     }
 
     #[test]
@@ -353,7 +364,7 @@ mod tests {
             ],
         );
         // The status notification wins; a second customer_notification with the same seq would be deduped away.
-        assert_eq!(p.events[3].payload["type"], "order_status");
+        assert_eq!(value(&p.events[3])["type"], "order_status");
     }
 
     #[test]
@@ -372,8 +383,8 @@ mod tests {
                 (names::CUSTOMER_NOTIFICATION, C),
             ],
         );
-        assert_eq!(p.events[3].payload["type"], "delivery");
-        assert_eq!(p.events[3].payload["title"], "Driver assigned");
+        assert_eq!(value(&p.events[3])["type"], "delivery");
+        assert_eq!(value(&p.events[3])["title"], "Driver assigned");
     }
 
     #[test]
@@ -390,7 +401,7 @@ mod tests {
                 (names::ORDER_STATS_UPDATE, W),
             ],
         );
-        assert_eq!(p.events[3].payload["title"], "New order ORD-1001");
+        assert_eq!(value(&p.events[3])["title"], "New order ORD-1001");
     }
 
     #[test]

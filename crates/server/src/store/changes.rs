@@ -14,7 +14,8 @@ pub struct EventRow {
     pub idx: u32,
     pub event: String,
     pub audience: Audience,
-    pub payload: serde_json::Value,
+    /// The event's JSON text; `None` for a stored row that is not JSON.
+    pub payload: Option<Box<serde_json::value::RawValue>>,
     pub order_id: String,
     pub customer_id: String,
 }
@@ -53,12 +54,11 @@ impl Store {
             .map(|(seq, idx, event, audience, payload, order_id, customer_id)| EventRow {
                 seq: seq as u64,
                 idx: idx as u32,
-                // An unreadable row (written by something else than this server) is passed on as `null`, which
-                // the dispatcher skips with an error, so one bad row cannot stop the feed.
-                payload: serde_json::from_str(&payload).unwrap_or_else(|e| {
-                    tracing::error!(seq, idx, error = %e, "an unreadable stored event");
-                    serde_json::Value::Null
-                }),
+                // An unreadable row (written by something else than this server) is passed on without a
+                // payload, which the dispatcher skips with an error, so one bad row cannot stop the feed.
+                payload: serde_json::value::RawValue::from_string(payload)
+                    .inspect_err(|e| tracing::error!(seq, idx, error = %e, "an unreadable stored event"))
+                    .ok(),
                 event,
                 audience: Audience(audience as u8),
                 order_id,

@@ -67,6 +67,8 @@ pub struct Store {
     writer: writer::Writer,
     /// The events this process committed, batch by batch, until the dispatcher takes them.
     committed: Arc<std::sync::Mutex<Option<UnboundedReceiver<Vec<EventRow>>>>>,
+    /// Tokens found valid in the last moments, so a busy client is not looked up on every request.
+    recently_signed_in: Arc<users::RecentSignIns>,
 }
 
 impl Store {
@@ -88,7 +90,12 @@ impl Store {
         sqlx::migrate!("./migrations").run(&pool).await?;
         let (sender, committed) = unbounded_channel();
         let writer = writer::Writer::start(path, sender)?;
-        Ok(Store { pool, writer, committed: Arc::new(std::sync::Mutex::new(Some(committed))) })
+        Ok(Store {
+            pool,
+            writer,
+            committed: Arc::new(std::sync::Mutex::new(Some(committed))),
+            recently_signed_in: Arc::default(),
+        })
     }
 
     /// The events of this process's commits, in `seq` order, for the one dispatcher (`None` once taken). A

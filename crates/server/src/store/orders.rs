@@ -300,19 +300,13 @@ fn log_change(
     let mut insert_event =
         conn.prepare_cached("INSERT INTO change_events (seq, idx, event, audience, payload) VALUES (?, ?, ?, ?, ?)")?;
     for (idx, e) in planned.events.into_iter().enumerate() {
-        insert_event.execute(params![
-            seq as i64,
-            idx as i64,
-            e.event,
-            i64::from(e.audience.0),
-            e.payload.to_string()
-        ])?;
+        insert_event.execute(params![seq as i64, idx as i64, e.event, i64::from(e.audience.0), e.payload.get()])?;
         events.push(EventRow {
             seq,
             idx: idx as u32,
             event: e.event.to_owned(),
             audience: e.audience,
-            payload: e.payload,
+            payload: Some(e.payload),
             order_id: after.id.clone(),
             customer_id: after.customer.clone(),
         });

@@ -3,6 +3,9 @@
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use order_protocol::{Role, User};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use super::{new_id, now, Result, Store, StoreError};
 
@@ -61,6 +64,42 @@ pub enum SignedIn {
     NoAccount,
 }
 
+/// How long a token found valid is taken as valid without asking the database again. Every request is
+/// authenticated, and that query was a hop to sqlx's thread and back on each one, which bounded how many
+/// changes a busy store owner could make a second. A logout here takes effect at once (it forgets the token);
+/// a revocation or a deleted account seen only in the database (another instance) within this long.
+const SIGNED_IN_FRESH: Duration = Duration::from_secs(2);
+
+/// More tokens than this remembered at once: forget them all rather than grow.
+const SIGNED_IN_MAX: usize = 4096;
+
+/// Valid tokens by their id (`jti`), with when they were checked.
+#[derive(Default)]
+pub(super) struct RecentSignIns(Mutex<HashMap<String, (Instant, UserRecord)>>);
+
+impl RecentSignIns {
+    fn get(&self, user_id: &str, jti: &str) -> Option<UserRecord> {
+        let map = self.0.lock().expect("not poisoned");
+        let (checked, record) = map.get(jti)?;
+        (checked.elapsed() < SIGNED_IN_FRESH && record.user.id == user_id).then(|| record.clone())
+    }
+
+    fn put(&self, jti: &str, record: &UserRecord) {
+        let mut map = self.0.lock().expect("not poisoned");
+        if map.len() >= SIGNED_IN_MAX {
+            map.retain(|_, (checked, _)| checked.elapsed() < SIGNED_IN_FRESH);
+            if map.len() >= SIGNED_IN_MAX {
+                map.clear();
+            }
+        }
+        map.insert(jti.to_owned(), (Instant::now(), record.clone()));
+    }
+
+    fn forget(&self, jti: &str) {
+        self.0.lock().expect("not poisoned").remove(jti);
+    }
+}
+
 const COLUMNS: &str = "id, name, email, role, password_hash";
 
 impl Store {
@@ -109,6 +148,7 @@ impl Store {
 
     /// Marks a token id as revoked until it would have expired anyway.
     pub async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<()> {
+        self.recently_signed_in.forget(jti);
         sqlx::query("INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)")
             .bind(jti)
             .bind(expires_at)
@@ -117,8 +157,12 @@ impl Store {
         Ok(())
     }
 
-    /// Who a token's claims name, and whether it was revoked: one query, as every request asks.
+    /// Who a token's claims name, and whether it was revoked: one query, as every request asks (answered
+    /// from memory for a token found valid in the last `SIGNED_IN_FRESH`).
     pub async fn signed_in(&self, user_id: &str, jti: &str) -> Result<SignedIn> {
+        if let Some(record) = self.recently_signed_in.get(user_id, jti) {
+            return Ok(SignedIn::User(record));
+        }
         type Row = (bool, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>);
         let (revoked, id, name, email, role, hash): Row = sqlx::query_as(
             "SELECT EXISTS(SELECT 1 FROM revoked_tokens WHERE jti = ?1), u.id, u.name, u.email, u.role, \
@@ -131,7 +175,9 @@ impl Store {
         Ok(match (revoked, id, name, email, role, hash) {
             (true, ..) => SignedIn::Revoked,
             (false, Some(id), Some(name), Some(email), Some(role), Some(hash)) => {
-                SignedIn::User(record((id, name, email, role, hash)))
+                let record = record((id, name, email, role, hash));
+                self.recently_signed_in.put(jti, &record);
+                SignedIn::User(record)
             }
             _ => SignedIn::NoAccount,
         })

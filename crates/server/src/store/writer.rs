@@ -148,7 +148,7 @@ mod tests {
             idx: 0,
             event: "test".into(),
             audience: Audience::CUSTOMER,
-            payload: serde_json::json!({ "seq": seq }),
+            payload: Some(serde_json::value::to_raw_value(&serde_json::json!({ "seq": seq })).unwrap()),
             order_id: "o".into(),
             customer_id: "c".into(),
         }
