@@ -24,7 +24,7 @@
 //! PSS is the honest sum over processes that share pages (each shared page is split among its users).
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -142,18 +142,21 @@ async fn main() -> Result<()> {
     // at 1.3 % of a core under tauri-driver, and at 0.01 % launched alone), which would swamp what the app does.
     eprintln!("bench app: one more launch, alone, {idle:?} idle with the link live");
     wait_for_sockets(&http, &url, |n| n == 0).await?;
-    let mut alone = Proc::spawn("live-orders", Command::new(&app_bin).envs(app_env(home.path(), &url)))?;
+    // `BENCH_APP_ENV="NAME=VALUE ..."` adds variables to this launch only, to try a setting without a rebuild.
+    let extra = std::env::var("BENCH_APP_ENV").unwrap_or_default();
+    let extra = extra.split_whitespace().filter_map(|kv| kv.split_once('='));
+    let mut alone = Proc::spawn("live-orders", Command::new(&app_bin).envs(app_env(home.path(), &url)).envs(extra))?;
     wait_for_sockets(&http, &url, |n| n >= 1).await?;
     // The link is live; give the window its first paint before the idle window opens.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let app_idle = idle_tree(alone.pid(), idle).await?;
+    let app_idle = idle_tree("app", alone.pid(), idle).await?;
     alone.stop();
 
     eprintln!("bench app: the blank window, alone, {idle:?} idle");
     let blank_home = TempDir::new("bench-blank-home");
     let mut blank = Proc::spawn("blank-window", Command::new(&blank_bin).envs(app_env(blank_home.path(), &url)))?;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let blank_idle = idle_tree(blank.pid(), idle).await?;
+    let blank_idle = idle_tree("blank", blank.pid(), idle).await?;
     blank.stop();
     drop(server);
 
@@ -444,8 +447,10 @@ async fn wait_for_sockets(http: &reqwest::Client, api: &str, ok: impl Fn(u64) ->
     }
 }
 
-/// Lets the tree below `root` idle for `idle`, then reads its CPU time over that window and its PSS.
-async fn idle_tree(root: u32, idle: Duration) -> Result<Idle> {
+/// Lets the tree below `root` idle for `idle`, then reads its CPU time over that window and its PSS. With
+/// `BENCH_APP_SMAPS=DIR`, each process's `/proc/PID/smaps` is also copied to `DIR/<label>-<name>-<pid>.smaps`,
+/// for finding where a difference in memory lives.
+async fn idle_tree(label: &str, root: u32, idle: Duration) -> Result<Idle> {
     let tick = clock_ticks();
     let before = cpu_ticks(&tree(root));
     let started = Instant::now();
@@ -453,6 +458,13 @@ async fn idle_tree(root: u32, idle: Duration) -> Result<Idle> {
     let pids = tree(root);
     let after = cpu_ticks(&pids);
     let elapsed = started.elapsed().as_secs_f64();
+    if let Some(dir) = std::env::var_os("BENCH_APP_SMAPS").map(PathBuf::from) {
+        std::fs::create_dir_all(&dir)?;
+        for p in &pids {
+            let name = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+            let _ = std::fs::copy(format!("/proc/{p}/smaps"), dir.join(format!("{label}-{}-{p}.smaps", name.trim())));
+        }
+    }
     let ticks_used = |pid: &u32, t: &u64| t.saturating_sub(before.get(pid).copied().unwrap_or(0));
     let percent = |ticks: u64| ticks as f64 / tick / elapsed * 100.0;
     let each: Vec<ProcessIdle> = pids

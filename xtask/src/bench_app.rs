@@ -8,7 +8,10 @@
 //! end-to-end tests run: in a private D-Bus session with an unlocked gnome-keyring (the app keeps its session
 //! in the Secret Service), under a private Xvfb when there is no display. The bench's own driver code is
 //! built in the dev profile: it only waits and reads `/proc`.
-//! `BENCH_APP_IDLE_SECS` shortens the idle window (default 60 s) for a quick run.
+//! `BENCH_APP_IDLE_SECS` shortens the idle window (default 60 s) for a quick run; `BENCH_APP_SMAPS=DIR` keeps
+//! each measured process's `/proc/PID/smaps`; `BENCH_APP_ENV="NAME=VALUE ..."` adds variables to the app's idle
+//! launch only (for example a `JSC_…` option, which the web process inherits), to try a setting without a
+//! rebuild.
 
 use std::process::Command;
 

@@ -6,7 +6,8 @@
 //! watching client, p50/p99; (b) sustained fan-out at one change per client per second: delivered rate within
 //! the sending window, the share delivered in the end, and p99; (c) server memory (RSS) per idle connection;
 //! (d) peak fan-out: changes sent as fast as the server answers them (64 writers in a closed loop), events
-//! delivered per second. At one change per client per second the offered load is the client count, which
+//! delivered per second, and the server's CPU time per delivered event (user + system, over the phase and its
+//! drain). At one change per client per second the offered load is the client count, which
 //! both servers may keep up with, so (d) is what shows how much more one can carry. Prints a table and the
 //! ratios.
 //!
@@ -46,6 +47,25 @@ impl Target {
             .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
             .unwrap_or(0)
     }
+
+    /// CPU time the server used so far (user + system), in seconds.
+    fn cpu_seconds(&self) -> f64 {
+        let pid = self.child.id().unwrap_or(0);
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Fields after the command name: utime and stime are the 12th and 13th.
+        let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
+        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        (ticks(11) + ticks(12)) / clock_ticks()
+    }
+}
+
+fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
 }
 
 async fn wait_listening(mut child: Child, name: &'static str, prefix: &str) -> Target {
@@ -166,6 +186,8 @@ struct Row {
     delivered_pct: f64,
     peak_rate: f64,
     peak_delivered_pct: f64,
+    /// Server CPU time per event delivered in the peak phase, in microseconds.
+    peak_cpu_us: f64,
     kib_per_conn: f64,
 }
 
@@ -274,6 +296,7 @@ async fn run_level(target: &Target, n: usize, keys: &Keys, seconds: u64, samples
     }
     shared.delivered.store(0, Ordering::Relaxed);
     let next = Arc::new(AtomicUsize::new(0));
+    let cpu_before = target.cpu_seconds();
     let stop_at = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let writers: Vec<_> = (0..WRITERS)
@@ -297,6 +320,7 @@ async fn run_level(target: &Target, n: usize, keys: &Keys, seconds: u64, samples
     let peak_delivered = shared.delivered.load(Ordering::Relaxed);
     let peak_sent = next.load(Ordering::Relaxed);
     let peak_late = drained(&shared.delivered).await;
+    let peak_cpu_us = (target.cpu_seconds() - cpu_before) * 1e6 / peak_late.max(1) as f64;
     shared.latencies.lock().unwrap().clear();
     for t in tasks {
         t.abort();
@@ -313,6 +337,7 @@ async fn run_level(target: &Target, n: usize, keys: &Keys, seconds: u64, samples
         delivered_pct: 100.0 * delivered as f64 / sent.max(1) as f64,
         peak_rate: peak_delivered as f64 / peak_window,
         peak_delivered_pct: 100.0 * peak_late as f64 / peak_sent.max(1) as f64,
+        peak_cpu_us,
         kib_per_conn,
     }
 }
@@ -382,7 +407,7 @@ async fn main() -> anyhow::Result<()> {
 
     println!();
     println!(
-        "{:<16} {:>7} {:>9} {:>8} {:>8} {:>14} {:>12} {:>10} {:>11} {:>10} {:>9}",
+        "{:<16} {:>7} {:>9} {:>8} {:>8} {:>14} {:>12} {:>10} {:>11} {:>10} {:>11} {:>9}",
         "server",
         "clients",
         "connected",
@@ -393,11 +418,12 @@ async fn main() -> anyhow::Result<()> {
         "delivered",
         "peak ev/s",
         "delivered",
+        "CPU us/ev",
         "KiB/conn"
     );
     for r in &rows {
         println!(
-            "{:<16} {:>7} {:>9} {:>8.2} {:>8.2} {:>14.0} {:>12.2} {:>9.1}% {:>11.0} {:>9.1}% {:>9.1}",
+            "{:<16} {:>7} {:>9} {:>8.2} {:>8.2} {:>14.0} {:>12.2} {:>9.1}% {:>11.0} {:>9.1}% {:>11.1} {:>9.1}",
             r.server,
             r.clients,
             r.connected,
@@ -408,6 +434,7 @@ async fn main() -> anyhow::Result<()> {
             r.delivered_pct,
             r.peak_rate,
             r.peak_delivered_pct,
+            r.peak_cpu_us,
             r.kib_per_conn
         );
     }
@@ -416,12 +443,13 @@ async fn main() -> anyhow::Result<()> {
         let (ours, node) = (&pair[0], &pair[1]);
         println!(
             "ratio order-server / node at {} clients: p99 latency {:.2}x, sustained rate {:.2}x, sustained p99 {:.2}x, \
-             peak rate {:.2}x, memory per connection {:.2}x",
+             peak rate {:.2}x, server CPU per event {:.2}x, memory per connection {:.2}x",
             ours.clients,
             ours.p99 / node.p99,
             ours.sustained_rate / node.sustained_rate,
             ours.sustained_p99 / node.sustained_p99,
             ours.peak_rate / node.peak_rate,
+            ours.peak_cpu_us / node.peak_cpu_us,
             ours.kib_per_conn / node.kib_per_conn
         );
     }
