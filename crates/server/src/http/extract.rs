@@ -48,7 +48,8 @@ impl AuthUser {
     }
 }
 
-/// Checks a token fully: signature, expiry, revocation, and that its user still exists.
+/// Checks a token fully: signature, expiry, revocation, and that its user still exists (the last two as the
+/// database said at most 2 s ago, see `Store::signed_in`).
 pub async fn authenticate(ctx: &AppCtx, token: &str) -> Result<AuthUser, ApiError> {
     let claims = ctx.keys.verify(token)?;
     match ctx.store.signed_in(&claims.user_id, &claims.jti).await? {
