@@ -96,24 +96,30 @@ impl AppSession {
 
     /// The text of the first element matching `css`, once it exists.
     pub async fn text_of(&self, css: &str) -> Result<String> {
-        let el = self
-            .client
-            .wait()
-            .at_most(UI_TIMEOUT)
-            .for_element(Locator::Css(css))
-            .await
-            .with_context(|| format!("no element `{css}` within {UI_TIMEOUT:?}"))?;
-        Ok(el.text().await?)
+        Ok(self.wait_for(css).await?.text().await?)
     }
 
-    /// Waits for an element matching `css`.
+    /// Waits for an element matching `css`. When none comes, the error says what the window showed instead
+    /// (its route and text), and a screenshot is saved as `target/e2e/missing-element.png`.
     pub async fn wait_for(&self, css: &str) -> Result<fantoccini::elements::Element> {
-        self.client
-            .wait()
-            .at_most(UI_TIMEOUT)
-            .for_element(Locator::Css(css))
-            .await
-            .with_context(|| format!("no element `{css}` within {UI_TIMEOUT:?}"))
+        match self.client.wait().at_most(UI_TIMEOUT).for_element(Locator::Css(css)).await {
+            Ok(el) => Ok(el),
+            Err(e) => {
+                let shown = self.what_is_shown().await;
+                Err(anyhow::Error::new(e).context(format!("no element `{css}` within {UI_TIMEOUT:?}; {shown}")))
+            }
+        }
+    }
+
+    /// The window's route and the start of its text, for an error message (and a screenshot, best effort).
+    async fn what_is_shown(&self) -> String {
+        let _ = self.screenshot("missing-element").await;
+        let script = "return location.hash + ' | ' + document.body.innerText.replace(/\\s+/g, ' ').slice(0, 600);";
+        match self.client.execute(script, vec![]).await {
+            Ok(serde_json::Value::String(s)) => format!("the window shows: {s}"),
+            Ok(other) => format!("the window shows: {other}"),
+            Err(e) => format!("the window could not be read: {e}"),
+        }
     }
 
     /// Types into the input matching `css`.
