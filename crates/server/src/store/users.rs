@@ -66,37 +66,60 @@ pub enum SignedIn {
 
 /// How long a token found valid is taken as valid without asking the database again. Every request is
 /// authenticated, and that query was a hop to sqlx's thread and back on each one, which bounded how many
-/// changes a busy store owner could make a second. A logout here takes effect at once (it forgets the token);
-/// a revocation or a deleted account seen only in the database (another instance) within this long.
+/// changes a busy store owner could make a second. A logout here takes effect at once; a revocation or a
+/// deleted account seen only in the database (another instance) within this long.
 const SIGNED_IN_FRESH: Duration = Duration::from_secs(2);
 
-/// More tokens than this remembered at once: forget them all rather than grow.
+/// How long a token logged out here is kept from being remembered again: a request that read the database
+/// just before the logout committed must not put the token back.
+const REVOKED_KEEP: Duration = Duration::from_secs(60);
+
+/// More tokens than this remembered at once: forget the valid ones rather than grow.
 const SIGNED_IN_MAX: usize = 4096;
 
-/// Valid tokens by their id (`jti`), with when they were checked.
+enum Recent {
+    Valid { checked: Instant, record: UserRecord },
+    LoggedOut { at: Instant },
+}
+
+/// Tokens by their id (`jti`): found valid lately, or logged out here.
 #[derive(Default)]
-pub(super) struct RecentSignIns(Mutex<HashMap<String, (Instant, UserRecord)>>);
+pub(super) struct RecentSignIns(Mutex<HashMap<String, Recent>>);
 
 impl RecentSignIns {
     fn get(&self, user_id: &str, jti: &str) -> Option<UserRecord> {
-        let map = self.0.lock().expect("not poisoned");
-        let (checked, record) = map.get(jti)?;
-        (checked.elapsed() < SIGNED_IN_FRESH && record.user.id == user_id).then(|| record.clone())
+        match self.0.lock().expect("not poisoned").get(jti)? {
+            Recent::Valid { checked, record } if checked.elapsed() < SIGNED_IN_FRESH && record.user.id == user_id => {
+                Some(record.clone())
+            }
+            _ => None,
+        }
     }
 
     fn put(&self, jti: &str, record: &UserRecord) {
         let mut map = self.0.lock().expect("not poisoned");
+        if let Some(Recent::LoggedOut { at }) = map.get(jti) {
+            if at.elapsed() < REVOKED_KEEP {
+                return;
+            }
+        }
         if map.len() >= SIGNED_IN_MAX {
-            map.retain(|_, (checked, _)| checked.elapsed() < SIGNED_IN_FRESH);
+            map.retain(|_, recent| match recent {
+                Recent::Valid { checked, .. } => checked.elapsed() < SIGNED_IN_FRESH,
+                Recent::LoggedOut { at } => at.elapsed() < REVOKED_KEEP,
+            });
+            if map.len() >= SIGNED_IN_MAX {
+                map.retain(|_, recent| matches!(recent, Recent::LoggedOut { .. }));
+            }
             if map.len() >= SIGNED_IN_MAX {
                 map.clear();
             }
         }
-        map.insert(jti.to_owned(), (Instant::now(), record.clone()));
+        map.insert(jti.to_owned(), Recent::Valid { checked: Instant::now(), record: record.clone() });
     }
 
-    fn forget(&self, jti: &str) {
-        self.0.lock().expect("not poisoned").remove(jti);
+    fn logged_out(&self, jti: &str) {
+        self.0.lock().expect("not poisoned").insert(jti.to_owned(), Recent::LoggedOut { at: Instant::now() });
     }
 }
 
@@ -148,7 +171,8 @@ impl Store {
 
     /// Marks a token id as revoked until it would have expired anyway.
     pub async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<()> {
-        self.recently_signed_in.forget(jti);
+        // Before the database write: a request that read the token as valid meanwhile cannot remember it.
+        self.recently_signed_in.logged_out(jti);
         sqlx::query("INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)")
             .bind(jti)
             .bind(expires_at)
@@ -181,5 +205,28 @@ impl Store {
             }
             _ => SignedIn::NoAccount,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alice() -> UserRecord {
+        UserRecord { user: User::new("u1", "Alice", "alice@example.com", Role::Customer), password_hash: "x".into() }
+    }
+
+    /// A token is remembered only for its own user, and a logout wins over a request that read the token as
+    /// valid just before it (and puts it back afterwards).
+    #[test]
+    fn a_logged_out_token_is_not_remembered_again() {
+        let recent = RecentSignIns::default();
+        recent.put("j1", &alice());
+        assert_eq!(recent.get("u1", "j1").map(|r| r.user.email), Some("alice@example.com".into()));
+        assert!(recent.get("u2", "j1").is_none(), "another user's claims do not match");
+        recent.logged_out("j1");
+        assert!(recent.get("u1", "j1").is_none());
+        recent.put("j1", &alice());
+        assert!(recent.get("u1", "j1").is_none(), "a late put after the logout is refused");
     }
 }
