@@ -4,7 +4,8 @@
 //! 1. memory: total PSS of the app and every process below it (WebKitWebProcess, WebKitNetworkProcess, …) after
 //!    `BENCH_APP_IDLE_SECS` (default 60) idle, logged in with 100 orders and 500 notifications (statuses only
 //!    move forward, five changes an order), beside the same measure for a blank Tauri window of the same
-//!    package (`examples/blank-window.rs`), and the ratio;
+//!    package (`examples/blank-window.rs`), and the ratio; and once more beside the blank window drawn in
+//!    software as the app has WebKitGTK draw (like for like: what the app adds beyond that setting);
 //! 2. idle CPU of the app's tree over that same window with the link live, from `/proc/PID/stat`;
 //! 3. cold start: the app launched again (already logged in, cache present) until the first order row is in
 //!    the DOM, five times, the median against the target;
@@ -41,6 +42,8 @@ const OWNER: (&str, &str) = ("owner@example.com", "owner-pass");
 const ORDERS: usize = 100;
 const STATUSES: [&str; 5] = ["confirmed", "preparing", "ready", "out_for_delivery", "delivered"];
 const TARGET_RATIO: f64 = 1.15;
+/// What `draw_in_software` in src-tauri/lib.rs sets for the app.
+const SOFTWARE_DRAWING: (&str, &str) = ("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
 const TARGET_CPU_PERCENT: f64 = 0.5;
 const TARGET_COLD_START: Duration = Duration::from_secs(1);
 const TARGET_RENDER_MS: f64 = 4.0;
@@ -158,9 +161,21 @@ async fn main() -> Result<()> {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let blank_idle = idle_tree("blank", blank.pid(), idle).await?;
     blank.stop();
+
+    // The app has WebKitGTK draw in software (`draw_in_software` in src-tauri/lib.rs); the same setting on
+    // the blank window says how much of the difference is the setting and how much is what the app adds.
+    eprintln!("bench app: the blank window drawn in software, alone, {idle:?} idle");
+    let mut soft = Proc::spawn(
+        "blank-window",
+        Command::new(&blank_bin).envs(app_env(blank_home.path(), &url)).env(SOFTWARE_DRAWING.0, SOFTWARE_DRAWING.1),
+    )?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let soft_idle = idle_tree("blank-software", soft.pid(), idle).await?;
+    soft.stop();
     drop(server);
 
     let ratio = app_idle.pss_mib / blank_idle.pss_mib;
+    let like_for_like = app_idle.pss_mib / soft_idle.pss_mib;
     let verdict = |ok: bool| if ok { "ok" } else { "MISSED" };
     println!();
     println!(
@@ -188,6 +203,14 @@ async fn main() -> Result<()> {
         format!("<= {TARGET_RATIO}"),
         verdict(ratio <= TARGET_RATIO)
     );
+    println!(
+        "{:<58} {:>8.1} MiB {:>10} {:>7}",
+        format!("PSS, blank window drawn in software, as the app ({} processes)", soft_idle.processes),
+        soft_idle.pss_mib,
+        "",
+        ""
+    );
+    println!("{:<58} {:>12.3} {:>10} {:>7}", "PSS ratio app / blank drawn in software", like_for_like, "", "");
     println!(
         "{:<58} {:>10.2} % {:>10} {:>7}",
         "idle CPU, app tree, link live (% of one core)",
@@ -264,7 +287,7 @@ async fn main() -> Result<()> {
         "",
         ""
     );
-    for (tree, idle) in [("app", &app_idle), ("blank", &blank_idle)] {
+    for (tree, idle) in [("app", &app_idle), ("blank", &blank_idle), ("blank drawn in software", &soft_idle)] {
         println!("{tree} tree, per process:");
         for p in &idle.each {
             println!("  {:<56} {:>8.1} MiB PSS {:>8.2} % CPU", p.name, p.pss_mib, p.cpu_percent);

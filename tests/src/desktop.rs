@@ -203,6 +203,21 @@ pub fn windows_titled(title: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Waits for the shown window of process `pid` (`_NET_WM_PID`).
+pub fn window_of(pid: u32, timeout: Duration) -> Result<String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let found = xdotool(&["search", "--onlyvisible", "--pid", &pid.to_string()]).unwrap_or_default();
+        if let Some(w) = found.lines().next() {
+            return Ok(w.to_owned());
+        }
+        if Instant::now() > deadline {
+            bail!("no window of process {pid}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// Waits for the one window titled `title`.
 pub fn window_titled(title: &str, timeout: Duration) -> Result<String> {
     let deadline = Instant::now() + timeout;

@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use fantoccini::{Client, ClientBuilder, Locator};
 
+use crate::desktop;
 use crate::procs::{free_port, project_root, target_dir, wait_for_port, workspace_binary, Proc, TempDir};
 
 /// How long an element may take to appear: generous, the machine running CI may be busy.
@@ -173,12 +174,22 @@ impl AppSession {
     }
 
     /// Saves a screenshot of the window under `target/e2e/<name>.png` and returns its path.
+    ///
+    /// The pixels come from the X server (ImageMagick's `import` on the app's window), as a user sees them.
+    /// WebDriver's own screenshot never answers when WebKitGTK draws without compositing, as the app has it
+    /// draw (`draw_in_software` in src-tauri/lib.rs): WebKitWebDriver waits for a composited frame.
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
-        let png = self.client.screenshot().await?;
         let dir = target_dir().join("e2e");
         std::fs::create_dir_all(&dir)?;
         let path = dir.join(format!("{name}.png"));
-        std::fs::write(&path, png)?;
+        let app = desktop::app_pid(self.driver_pid(), Duration::from_secs(10))?;
+        let window = desktop::window_of(app, Duration::from_secs(10))?;
+        let out = Command::new("import")
+            .args(["-window", &window])
+            .arg(&path)
+            .output()
+            .context("running ImageMagick's import (run `cargo xtask setup`)")?;
+        anyhow::ensure!(out.status.success(), "import: {}", String::from_utf8_lossy(&out.stderr).trim());
         Ok(path)
     }
 
