@@ -13,6 +13,17 @@ fn invalid(message: &str) -> CommandError {
     CommandError { code: ErrorCode::Invalid, message: message.to_owned() }
 }
 
+/// The UI has drawn its first screen: the window, created hidden, shows now, so it never shows a blank page.
+/// On Linux this also keeps WebKitGTK from stalling the app's main thread (up to half a second, measured by
+/// `cargo xtask bench app`) waiting for a first frame from a web process that is still starting the UI.
+/// Only the first call shows it: later the window may be in the tray on purpose.
+#[tauri::command]
+pub fn window_ready<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) {
+    if state.take_first_show() {
+        crate::state::show_main_window(&app);
+    }
+}
+
 /// Whether the configured order backend answers, and where it is.
 #[tauri::command]
 pub async fn backend_status(state: State<'_, AppState>) -> Reply<BackendStatus> {

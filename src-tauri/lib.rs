@@ -54,7 +54,14 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Result<()> {
     let builder = builder
         // A second launch focuses the first window instead of starting a second session.
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| state::show_main_window(app)))
-        .plugin(tauri_plugin_window_state::Builder::default().build());
+        // Size, position and the rest are restored; whether it shows is the shell's (`commands::window_ready`).
+        .plugin(
+            tauri_plugin_window_state::Builder::default()
+                .with_state_flags(
+                    tauri_plugin_window_state::StateFlags::all() - tauri_plugin_window_state::StateFlags::VISIBLE,
+                )
+                .build(),
+        );
     builder
         .plugin(tauri_plugin_notification::init())
         .setup(|app| {
@@ -63,6 +70,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Result<()> {
             init_tracing(&log_dir);
             let state = AppState::new(handle)?;
             app.manage(state);
+            state::show_window_if_the_ui_stays_silent(handle.clone());
             #[cfg(desktop)]
             tray::create(handle)?;
             // The window is created once this returns: nothing above may block (see ARCHITECTURE.md).
@@ -71,6 +79,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Result<()> {
         })
         .on_window_event(state::on_window_event)
         .invoke_handler(tauri::generate_handler![
+            commands::window_ready,
             commands::backend_status,
             commands::session_info,
             commands::resync,

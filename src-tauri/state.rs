@@ -2,7 +2,9 @@
 //! signed in. Also the window's lifecycle: close hides to the tray when the setting says so.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use order_client::attention::WindowState;
 use order_client::{Engine, EngineConfig};
@@ -18,7 +20,13 @@ pub struct AppState {
     settings_path: PathBuf,
     data_dir: PathBuf,
     session: Arc<Mutex<Session>>,
+    /// Whether the main window has had its first showing (it is created hidden; see `commands::window_ready`).
+    shown_once: AtomicBool,
 }
+
+/// How long the window waits, hidden, for the UI to say it has drawn, before it shows anyway: a page that
+/// failed to start must still be seen. The UI says so within a second of a cold start.
+const UI_READY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The engine of one backend, with the keychain entry of that backend.
 #[derive(Clone)]
@@ -46,7 +54,19 @@ impl AppState {
         let session = Arc::new(Mutex::new(Session::default()));
         // The keychain is read by the engine, off this (main) thread; who is signed in arrives as an event.
         let running = start_engine(app, &settings, &data_dir, &session);
-        Ok(AppState { running: Mutex::new(running), settings: Mutex::new(settings), settings_path, data_dir, session })
+        Ok(AppState {
+            running: Mutex::new(running),
+            settings: Mutex::new(settings),
+            settings_path,
+            data_dir,
+            session,
+            shown_once: AtomicBool::new(false),
+        })
+    }
+
+    /// True exactly once: for whoever first shows the main window.
+    pub fn take_first_show(&self) -> bool {
+        !self.shown_once.swap(true, Ordering::SeqCst)
     }
 
     pub fn running(&self) -> Running {
@@ -123,6 +143,17 @@ pub fn show_main_window<R: Runtime>(app: &AppHandle<R>) {
         let _ = w.show();
         let _ = w.set_focus();
     }
+}
+
+/// Shows the main window after `UI_READY_TIMEOUT` if the UI has not had it shown by then.
+pub fn show_window_if_the_ui_stays_silent<R: Runtime>(app: AppHandle<R>) {
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(UI_READY_TIMEOUT).await;
+        if app.state::<AppState>().take_first_show() {
+            tracing::warn!("the UI did not report its first screen within {UI_READY_TIMEOUT:?}; showing the window");
+            show_main_window(&app);
+        }
+    });
 }
 
 /// Closing the main window hides it to the tray when the setting says so; the link stays up.

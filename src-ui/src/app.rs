@@ -93,6 +93,16 @@ fn crate_patches_event() -> &'static str {
 fn shell() -> Html {
     let store = crate::store::use_store();
     let signed_out = store.loaded && store.view.link == LinkState::LoggedOut;
+    // The window stays hidden until there is a first screen to show (`window_ready` in the shell).
+    use_effect_with(store.loaded, |loaded| {
+        if *loaded {
+            wasm_bindgen_futures::spawn_local(async {
+                if let Err(e) = ipc::invoke::<_, ()>("window_ready", &()).await {
+                    web_sys::console::error_1(&format!("window_ready: {}", e.message).into());
+                }
+            });
+        }
+    });
     let body = if !store.loaded {
         html! { <p class="muted" id="loading">{ "Loading your orders…" }</p> }
     } else if signed_out {
