@@ -36,9 +36,9 @@ pub fn run() {
 ///
 /// Why: in its default accelerated compositing mode every web process sets up OpenGL, which on a machine
 /// without a GPU driver (a VM, a remote session) is Mesa's software rasterizer, and keeps composited layers
-/// besides. Measured under Xvfb (`cargo xtask bench app`): 55 MiB more for an empty window, 80 MiB more for
-/// this app's login screen. The pages here are lists and a timeline; software drawing renders an update
-/// in a few milliseconds, and it also avoids the blank windows some Linux GPU drivers give WebKitGTK.
+/// besides. Measured under Xvfb (`cargo xtask bench app`): 55 MiB more for an empty window, 90 MiB more for
+/// this app signed in with 100 orders. The pages here are lists and a timeline; software drawing renders an
+/// update in a millisecond or two, and it also avoids the blank windows some Linux GPU drivers give WebKitGTK.
 /// It runs first in `run`, before any thread exists, because changing the environment is not thread-safe.
 #[cfg(target_os = "linux")]
 fn draw_in_software() {
