@@ -14,8 +14,9 @@ fn invalid(message: &str) -> CommandError {
 }
 
 /// The UI has drawn its first screen: the window, created hidden, shows now, so it never shows a blank page.
-/// On Linux this also keeps WebKitGTK from stalling the app's main thread (up to half a second, measured by
-/// `cargo xtask bench app`) waiting for a first frame from a web process that is still starting the UI.
+/// On Linux, drawing in software, a window shown at once cost some cold starts half a second (1 s instead of
+/// 0.5 s to the first order row, `cargo xtask bench app`): WebKitGTK waits for a first frame from a web process
+/// that is still starting the UI.
 /// Only the first call shows it: later the window may be in the tray on purpose.
 #[tauri::command]
 pub fn window_ready<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) {

@@ -176,8 +176,8 @@ impl AppSession {
     /// Saves a screenshot of the window under `target/e2e/<name>.png` and returns its path.
     ///
     /// The pixels come from the X server (ImageMagick's `import` on the app's window), as a user sees them.
-    /// WebDriver's own screenshot never answers when WebKitGTK draws without compositing, as the app has it
-    /// draw (`draw_in_software` in src-tauri/lib.rs): WebKitWebDriver waits for a composited frame.
+    /// WebDriver's own screenshot never answered (the test hung) once WebKitGTK drew without compositing, as
+    /// the app has it draw (`draw_in_software` in src-tauri/lib.rs).
     pub async fn screenshot(&self, name: &str) -> Result<PathBuf> {
         let dir = target_dir().join("e2e");
         std::fs::create_dir_all(&dir)?;
