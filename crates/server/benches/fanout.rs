@@ -7,12 +7,14 @@
 //! the sending window, the share delivered in the end, and p99; (c) server memory (RSS) per idle connection;
 //! (d) peak fan-out: changes sent as fast as the server answers them (64 writers in a closed loop), events
 //! delivered per second, and the server's CPU time per delivered event (user + system, over the phase and its
-//! drain). At one change per client per second the offered load is the client count, which
-//! both servers may keep up with, so (d) is what shows how much more one can carry. Prints a table and the
-//! ratios.
+//! drain), beside the benchmark's own CPU time per event (its clients and writers run on the same cores, so
+//! what they use is not the server's to use). At one change per client per second the offered load is the
+//! client count, which both servers may keep up with, so (d) is what shows how much more one can carry. Prints
+//! a table and the ratios.
 //!
 //! `FANOUT_CLIENTS=1000,10000` (default 1000), `FANOUT_SECONDS` (sustained phase, default 5),
-//! `FANOUT_SAMPLES` (latency samples, default 300), `FANOUT_SKIP_NODE=1` to run order-server alone.
+//! `FANOUT_SAMPLES` (latency samples, default 300), `FANOUT_WRITERS` (peak phase, default 64),
+//! `FANOUT_SKIP_NODE=1` to run order-server alone.
 //! The delivery route is used because status moves are one-way on order-server; the events and payloads are
 //! the same ones a status change produces.
 
@@ -28,6 +30,7 @@ use order_server::auth::Keys;
 use order_server::store::Store;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 const SECRET: &str = "fanout-benchmark-secret-0123456789";
@@ -50,13 +53,17 @@ impl Target {
 
     /// CPU time the server used so far (user + system), in seconds.
     fn cpu_seconds(&self) -> f64 {
-        let pid = self.child.id().unwrap_or(0);
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        // Fields after the command name: utime and stime are the 12th and 13th.
-        let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
-        let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        (ticks(11) + ticks(12)) / clock_ticks()
+        cpu_seconds(self.child.id().unwrap_or(0))
     }
+}
+
+/// CPU time process `pid` used so far (user + system), in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name: utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / clock_ticks()
 }
 
 fn clock_ticks() -> f64 {
@@ -140,7 +147,12 @@ struct Shared {
 
 async fn client(base: String, token: String, idx: usize, shared: Arc<Shared>) {
     let url = format!("{}/socket.io/?EIO=4&transport=websocket", base.replace("http://", "ws://"));
-    let Ok((mut ws, _)) = tokio_tungstenite::connect_async(url).await else { return };
+    // tungstenite zero-fills its whole read buffer (128 KiB by default) on every read: at peak that took a
+    // fifth of the benchmark's own CPU, which the server under test shares.
+    let config = WebSocketConfig::default().read_buffer_size(4096);
+    let Ok((mut ws, _)) = tokio_tungstenite::connect_async_with_config(url, Some(config), false).await else {
+        return;
+    };
     let _open = ws.next().await;
     let connect = format!("40{}", serde_json::json!({ "token": token }));
     if ws.send(Message::text(connect)).await.is_err() {
@@ -188,6 +200,9 @@ struct Row {
     peak_delivered_pct: f64,
     /// Server CPU time per event delivered in the peak phase, in microseconds.
     peak_cpu_us: f64,
+    /// The benchmark's own CPU time per event in the peak phase (its clients and writers share the cores
+    /// with the server), in microseconds.
+    load_cpu_us: f64,
     kib_per_conn: f64,
 }
 
@@ -206,7 +221,7 @@ async fn drained(delivered: &AtomicU64) -> u64 {
     }
 }
 
-/// Concurrent writers of the peak phase: enough to keep either server busy on two cores.
+/// Concurrent writers of the peak phase by default: enough to keep either server busy on two cores.
 const WRITERS: usize = 64;
 
 /// Moves order `i`'s courier; `k` numbers the send. order-server emits nothing for a change that changes
@@ -297,9 +312,10 @@ async fn run_level(target: &Target, n: usize, keys: &Keys, seconds: u64, samples
     shared.delivered.store(0, Ordering::Relaxed);
     let next = Arc::new(AtomicUsize::new(0));
     let cpu_before = target.cpu_seconds();
+    let load_cpu_before = cpu_seconds(std::process::id());
     let stop_at = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
-    let writers: Vec<_> = (0..WRITERS)
+    let writers: Vec<_> = (0..env_or("FANOUT_WRITERS", WRITERS))
         .map(|_| {
             let (http, base, owner, shared, next) =
                 (http.clone(), target.base.clone(), owner.clone(), shared.clone(), next.clone());
@@ -321,6 +337,7 @@ async fn run_level(target: &Target, n: usize, keys: &Keys, seconds: u64, samples
     let peak_sent = next.load(Ordering::Relaxed);
     let peak_late = drained(&shared.delivered).await;
     let peak_cpu_us = (target.cpu_seconds() - cpu_before) * 1e6 / peak_late.max(1) as f64;
+    let load_cpu_us = (cpu_seconds(std::process::id()) - load_cpu_before) * 1e6 / peak_late.max(1) as f64;
     shared.latencies.lock().unwrap().clear();
     for t in tasks {
         t.abort();
@@ -338,6 +355,7 @@ async fn run_level(target: &Target, n: usize, keys: &Keys, seconds: u64, samples
         peak_rate: peak_delivered as f64 / peak_window,
         peak_delivered_pct: 100.0 * peak_late as f64 / peak_sent.max(1) as f64,
         peak_cpu_us,
+        load_cpu_us,
         kib_per_conn,
     }
 }
@@ -407,7 +425,7 @@ async fn main() -> anyhow::Result<()> {
 
     println!();
     println!(
-        "{:<16} {:>7} {:>9} {:>8} {:>8} {:>14} {:>12} {:>10} {:>11} {:>10} {:>11} {:>9}",
+        "{:<16} {:>7} {:>9} {:>8} {:>8} {:>14} {:>12} {:>10} {:>11} {:>10} {:>11} {:>12} {:>9}",
         "server",
         "clients",
         "connected",
@@ -419,11 +437,12 @@ async fn main() -> anyhow::Result<()> {
         "peak ev/s",
         "delivered",
         "CPU us/ev",
+        "load us/ev",
         "KiB/conn"
     );
     for r in &rows {
         println!(
-            "{:<16} {:>7} {:>9} {:>8.2} {:>8.2} {:>14.0} {:>12.2} {:>9.1}% {:>11.0} {:>9.1}% {:>11.1} {:>9.1}",
+            "{:<16} {:>7} {:>9} {:>8.2} {:>8.2} {:>14.0} {:>12.2} {:>9.1}% {:>11.0} {:>9.1}% {:>11.1} {:>12.1} {:>9.1}",
             r.server,
             r.clients,
             r.connected,
@@ -435,6 +454,7 @@ async fn main() -> anyhow::Result<()> {
             r.peak_rate,
             r.peak_delivered_pct,
             r.peak_cpu_us,
+            r.load_cpu_us,
             r.kib_per_conn
         );
     }

@@ -8,23 +8,30 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::Request;
+use axum::http::header::{CONTENT_TYPE, SEC_WEBSOCKET_KEY};
 use axum::http::{Extensions, HeaderMap, HeaderValue};
-use order_protocol::{names, rooms, ConnectionStatus, Role, RoomAck, RoomRequest, AUTH_ERROR_PREFIX};
+use order_protocol::{names, rooms, ConnectionStatus, Role, RoomAck, RoomRequest, User, AUTH_ERROR_PREFIX};
 use serde::Deserialize;
 use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
 use socketioxide::SocketIo;
 
-use crate::http::AuthUser;
 use crate::limits::TokenBucket;
 use crate::{AppCtx, ServerConfig};
 
-/// The session of an authenticated socket, kept in its extensions.
+/// The session of an authenticated socket, kept in its extensions: the user (shared with the sign-in memory;
+/// the token's claims are not kept, a socket never refreshes or logs out) and its event allowance.
 #[derive(Clone)]
 pub struct Session {
-    pub auth: Arc<AuthUser>,
+    pub user: Arc<User>,
     pub bucket: Arc<Mutex<TokenBucket>>,
+}
+
+impl Session {
+    fn is_owner(&self) -> bool {
+        self.user.role == Role::StoreOwner
+    }
 }
 
 /// A refused handshake; its text is the `connect_error` message and always starts with `Authentication error`.
@@ -41,29 +48,33 @@ pub fn layer(ctx: AppCtx, config: &ServerConfig) -> (SocketIoLayer, SocketIo) {
         .max_payload(config.max_socket_payload)
         .max_buffer_size(1024)
         // What a client sends is small (room joins, heartbeats); tungstenite zero-fills this buffer on every
-        // read, so all of it is resident, per connection. Larger messages just take more reads.
-        .ws_read_buffer_size(512)
+        // read, so all of it is resident, and it doubles once as messages arrive: 1 KiB per connection from
+        // 512, 0.5 KiB from 256. Larger messages (the handshake's token) just take more reads.
+        .ws_read_buffer_size(256)
         .build_layer();
     io.ns("/", on_connect.with(authenticate));
     (layer, io)
 }
 
-/// Gives a Socket.IO request a head of its own before the Socket.IO layer keeps it for the whole session.
+/// Gives a Socket.IO request a small head of its own before the Socket.IO layer keeps it for the whole session.
 ///
 /// hyper parses a request's URI and header values as slices of its 16 KiB read buffer, and engineioxide keeps
 /// the request head (`req_parts`) as long as the socket lives: without this, every connected client holds that
-/// buffer, about half of what an idle connection costs. The URI and headers are copied; of the extensions only
-/// hyper's upgrade handle is needed (axum's `OriginalUri` is another slice of the buffer).
+/// buffer, about half of what an idle connection costs. The URI is copied, and of the headers only those the
+/// transports read: the websocket key (to answer the upgrade) and the content type (of a polling POST); the
+/// others (CORS is decided outside this layer) would cost about 0.6 KiB per connection, and no handler here
+/// reads them. Of the extensions only hyper's upgrade handle is needed (axum's `OriginalUri` is another slice
+/// of the buffer).
 pub async fn detach_request_head(req: Request) -> Request {
     if !req.uri().path().starts_with(SOCKET_IO_PATH) {
         return req;
     }
     let (mut parts, body) = req.into_parts();
     parts.uri = parts.uri.to_string().parse().unwrap_or_default();
-    let mut headers = HeaderMap::with_capacity(parts.headers.len());
-    for (name, value) in &parts.headers {
-        if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
-            headers.append(name.clone(), value);
+    let mut headers = HeaderMap::with_capacity(2);
+    for name in [SEC_WEBSOCKET_KEY, CONTENT_TYPE] {
+        if let Some(value) = parts.headers.get(&name).and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok()) {
+            headers.insert(name, value);
         }
     }
     parts.headers = headers;
@@ -93,18 +104,18 @@ async fn authenticate(
     if token.is_empty() {
         return Err(AuthError("no token in the handshake auth payload".into()));
     }
-    let user = crate::http::authenticate(&ctx, &token).await.map_err(|e| AuthError(e.to_string()))?;
+    let auth = crate::http::authenticate(&ctx, &token).await.map_err(|e| AuthError(e.to_string()))?;
     let limits = ctx.socket_limits;
     socket.extensions.insert(Session {
-        auth: Arc::new(user),
+        user: auth.user,
         bucket: Arc::new(Mutex::new(TokenBucket::new(limits.events_per_second, limits.burst))),
     });
     Ok(())
 }
 
 async fn on_connect(socket: SocketRef, Extension(session): Extension<Session>, State(ctx): State<AppCtx>) {
-    let user = &session.auth.user;
-    if user.role == Role::StoreOwner {
+    let user = &session.user;
+    if session.is_owner() {
         socket.join(rooms::STORE_OWNERS);
     } else {
         socket.join(rooms::customer(&user.id));
@@ -135,7 +146,7 @@ fn allow(socket: &SocketRef, session: &Session) -> bool {
         return true;
     }
     if bucket.refused == MAX_REFUSED {
-        tracing::warn!(sid = %socket.id, user = %session.auth.user.id, "socket dropped: too many events");
+        tracing::warn!(sid = %socket.id, user = %session.user.id, "socket dropped: too many events");
         let _ = socket.clone().disconnect();
     }
     false
@@ -159,7 +170,6 @@ async fn join_order_room(
         return refuse(ack, "expected an order id or {orderId}");
     };
     let id = req.order_id();
-    let auth = &session.auth;
     let order = match ctx.store.order(id).await {
         Ok(Some(order)) => order,
         Ok(None) => return refuse(ack, format!("order {id} not found")),
@@ -168,8 +178,8 @@ async fn join_order_room(
             return refuse(ack, "internal error");
         }
     };
-    if !auth.is_owner() && order.customer != auth.user.id {
-        tracing::warn!(user = %auth.user.id, order = %id, "join refused: another customer's order");
+    if !session.is_owner() && order.customer != session.user.id {
+        tracing::warn!(user = %session.user.id, order = %id, "join refused: another customer's order");
         return refuse(ack, "this order is not yours");
     }
     let room = rooms::order(&order.id);

@@ -54,7 +54,7 @@ async fn login(
 }
 
 async fn me(auth: AuthUser) -> Json<User> {
-    Json(auth.user)
+    Json(User::clone(&auth.user))
 }
 
 async fn refresh(State(ctx): State<AppCtx>, auth: AuthUser) -> Json<RefreshResponse> {

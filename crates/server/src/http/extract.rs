@@ -1,6 +1,8 @@
 //! Extractors: a JSON body whose rejections are `{message}` errors, and the signed-in user from the bearer
 //! token (checked for signature, expiry and revocation, and looked up so a deleted user is refused).
 
+use std::sync::Arc;
+
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -38,7 +40,7 @@ fn json_error(rejection: JsonRejection) -> ApiError {
 /// The signed-in user of a request.
 #[derive(Clone, Debug)]
 pub struct AuthUser {
-    pub user: User,
+    pub user: Arc<User>,
     pub claims: Claims,
 }
 
@@ -53,7 +55,7 @@ impl AuthUser {
 pub async fn authenticate(ctx: &AppCtx, token: &str) -> Result<AuthUser, ApiError> {
     let claims = ctx.keys.verify(token)?;
     match ctx.store.signed_in(&claims.user_id, &claims.jti).await? {
-        SignedIn::User(record) => Ok(AuthUser { user: record.user, claims }),
+        SignedIn::User(user) => Ok(AuthUser { user, claims }),
         SignedIn::Revoked => Err(TokenError::Revoked.into()),
         SignedIn::NoAccount => Err(ApiError::Unauthorized("not signed in: the account no longer exists".into())),
     }

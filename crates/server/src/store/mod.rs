@@ -92,7 +92,7 @@ impl Store {
             // another one has written, so under a stream of changes it rarely served a read anyway; the OS keeps
             // the file's pages.
             .pragma("cache_size", "-64");
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new().max_connections(read_connections()).connect_with(options).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         let (sender, committed) = unbounded_channel();
         let writer = writer::Writer::start(path, sender)?;
@@ -117,6 +117,14 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// How many connections the read pool may open: two per core, at most 8. A SQLite read is CPU work, so more
+/// connections than that only wait, and each one costs a thread and about 150 KiB of SQLite's memory (a heap
+/// profile of 1,000 clients signing in found 8 connections opened for them, 1.2 MiB).
+fn read_connections() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
+    (2 * cores).clamp(2, 8)
 }
 
 /// The current time at millisecond precision (what JavaScript clients can represent).
