@@ -4,7 +4,10 @@
 //!
 //! Measures (a) latency from sending a `PATCH /orders/:id/delivery` to the `customer_order_update` at the
 //! watching client, p50/p99; (b) sustained fan-out at one change per client per second: delivered rate within
-//! the sending window, the share delivered in the end, and p99; (c) server memory (RSS) per idle connection;
+//! the sending window, the share delivered in the end, and p99; (c) server memory per idle connection: the
+//! growth of the server's private memory (`RssAnon`) as the clients connect, divided by their number, beside
+//! the growth of its whole resident set (`VmRSS`, which also counts pages of the server's own code read in from
+//! its file as connections run code paths for the first time: shared, clean, and not per connection);
 //! (d) peak fan-out: changes sent as fast as the server answers them (64 writers in a closed loop), events
 //! delivered per second, and the server's CPU time per delivered event (user + system, over the phase and its
 //! drain), beside the benchmark's own CPU time per event (its clients and writers run on the same cores, so
@@ -42,13 +45,18 @@ struct Target {
 }
 
 impl Target {
-    fn rss_kib(&self) -> u64 {
+    /// The server's (private, whole) resident memory in KiB: `RssAnon` and `VmRSS` of /proc/PID/status.
+    fn memory_kib(&self) -> (u64, u64) {
         let pid = self.child.id().unwrap_or(0);
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()
-            .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(String::from))
-            .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-            .unwrap_or(0)
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next().and_then(|v| v.parse().ok()))
+                .unwrap_or(0)
+        };
+        (field("RssAnon:"), field("VmRSS:"))
     }
 
     /// CPU time the server used so far (user + system), in seconds.
@@ -203,7 +211,10 @@ struct Row {
     /// The benchmark's own CPU time per event in the peak phase (its clients and writers share the cores
     /// with the server), in microseconds.
     load_cpu_us: f64,
+    /// Growth of private memory per connected client (`RssAnon`), KiB.
     kib_per_conn: f64,
+    /// Growth of the whole resident set per connected client (`VmRSS`), KiB.
+    rss_kib_per_conn: f64,
 }
 
 /// The final count once deliveries stopped: nothing new for one second (at most 20 s), so a backlog still in
@@ -239,7 +250,7 @@ async fn run_level(target: &Target, n: usize, keys: &Keys, seconds: u64, samples
         connected: AtomicUsize::new(0),
         delivered: AtomicU64::new(0),
     });
-    let rss_before = target.rss_kib();
+    let (private_before, rss_before) = target.memory_kib();
     let mut tasks = Vec::with_capacity(n);
     for i in 0..n {
         let token = keys.issue(&User::new(format!("c{i}"), "", "", Role::Customer));
@@ -254,7 +265,9 @@ async fn run_level(target: &Target, n: usize, keys: &Keys, seconds: u64, samples
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let connected = shared.connected.load(Ordering::Relaxed);
-    let kib_per_conn = (target.rss_kib().saturating_sub(rss_before)) as f64 / connected.max(1) as f64;
+    let (private_after, rss_after) = target.memory_kib();
+    let per_conn = |before: u64, after: u64| after.saturating_sub(before) as f64 / connected.max(1) as f64;
+    let (kib_per_conn, rss_kib_per_conn) = (per_conn(private_before, private_after), per_conn(rss_before, rss_after));
 
     let owner = keys.issue(&User::new("owner", "Owner", "owner@bench", Role::StoreOwner));
     let http = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
@@ -357,6 +370,7 @@ async fn run_level(target: &Target, n: usize, keys: &Keys, seconds: u64, samples
         peak_cpu_us,
         load_cpu_us,
         kib_per_conn,
+        rss_kib_per_conn,
     }
 }
 
@@ -425,7 +439,7 @@ async fn main() -> anyhow::Result<()> {
 
     println!();
     println!(
-        "{:<16} {:>7} {:>9} {:>8} {:>8} {:>14} {:>12} {:>10} {:>11} {:>10} {:>11} {:>12} {:>9}",
+        "{:<16} {:>7} {:>9} {:>8} {:>8} {:>14} {:>12} {:>10} {:>11} {:>10} {:>11} {:>12} {:>9} {:>9}",
         "server",
         "clients",
         "connected",
@@ -438,11 +452,12 @@ async fn main() -> anyhow::Result<()> {
         "delivered",
         "CPU us/ev",
         "load us/ev",
-        "KiB/conn"
+        "KiB/conn",
+        "RSS/conn"
     );
     for r in &rows {
         println!(
-            "{:<16} {:>7} {:>9} {:>8.2} {:>8.2} {:>14.0} {:>12.2} {:>9.1}% {:>11.0} {:>9.1}% {:>11.1} {:>12.1} {:>9.1}",
+            "{:<16} {:>7} {:>9} {:>8.2} {:>8.2} {:>14.0} {:>12.2} {:>9.1}% {:>11.0} {:>9.1}% {:>11.1} {:>12.1} {:>9.1} {:>9.1}",
             r.server,
             r.clients,
             r.connected,
@@ -455,7 +470,8 @@ async fn main() -> anyhow::Result<()> {
             r.peak_delivered_pct,
             r.peak_cpu_us,
             r.load_cpu_us,
-            r.kib_per_conn
+            r.kib_per_conn,
+            r.rss_kib_per_conn
         );
     }
     // Rows come in pairs per level (ours, then Node's) unless Node was skipped.
@@ -475,7 +491,7 @@ async fn main() -> anyhow::Result<()> {
     }
     println!(
         "targets: p99 <= 10 ms at 1,000 clients; fan-out >= 2x node (the peak rate: at one change per client per \
-         second the offered load caps both); <= 20 KiB per idle connection"
+         second the offered load caps both); <= 20 KiB per idle connection (KiB/conn: private memory)"
     );
     Ok(())
 }
