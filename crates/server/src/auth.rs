@@ -90,15 +90,20 @@ impl Keys {
     }
 }
 
+/// The secret in a file or variable's text, trimmed; `source` names it in the error when it is too short.
+pub fn secret_from_text(text: &[u8], source: &str) -> anyhow::Result<Vec<u8>> {
+    let trimmed = String::from_utf8_lossy(text).trim().as_bytes().to_vec();
+    anyhow::ensure!(trimmed.len() >= 16, "the JWT secret in {source} is shorter than 16 bytes");
+    Ok(trimmed)
+}
+
 /// Reads the secret file given by the user, or loads/creates the generated one in `data_dir`.
 pub fn load_or_create_secret(given: Option<&Path>, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     use anyhow::Context as _;
     if let Some(path) = given {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read the JWT secret file {}", path.display()))?;
-        let trimmed = String::from_utf8_lossy(&bytes).trim().as_bytes().to_vec();
-        anyhow::ensure!(trimmed.len() >= 16, "the JWT secret in {} is shorter than 16 bytes", path.display());
-        return Ok(trimmed);
+        return secret_from_text(&bytes, &path.display().to_string());
     }
     let path = data_dir.join("jwt-secret");
     if path.exists() {

@@ -40,7 +40,8 @@ pub struct ServeArgs {
     /// Seconds between two simulator steps in demo mode.
     #[arg(long, env = "ORDER_SERVER_DEMO_INTERVAL", default_value_t = 4.0)]
     pub demo_interval: f64,
-    /// File holding the JWT secret; without it one is generated beside the database (mode 0600).
+    /// File holding the JWT secret. Without it the secret is taken from the environment variable
+    /// ORDER_SERVER_JWT_SECRET, or else one is generated beside the database (mode 0600).
     #[arg(long, env = "ORDER_SERVER_JWT_SECRET_FILE")]
     pub jwt_secret_file: Option<PathBuf>,
     /// Allowed CORS origin (repeatable); `scheme://host:*` allows any port, `*` any origin.
@@ -108,6 +109,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The environment variable that may hold the JWT secret itself (not a flag: a command line is visible to
+/// every user of the machine).
+const SECRET_VARIABLE: &str = "ORDER_SERVER_JWT_SECRET";
+
 async fn serve(args: ServeArgs, db: PathBuf) -> anyhow::Result<()> {
     let mut config = ServerConfig::new(args.addr, db.clone());
     config.seed = args.seed;
@@ -118,7 +123,10 @@ async fn serve(args: ServeArgs, db: PathBuf) -> anyhow::Result<()> {
         config.cors_origins = args.cors_origins;
     }
     let data_dir = db.parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
-    config.jwt_secret = Some(crate::auth::load_or_create_secret(args.jwt_secret_file.as_deref(), &data_dir)?);
+    config.jwt_secret = Some(match (&args.jwt_secret_file, std::env::var(SECRET_VARIABLE)) {
+        (None, Ok(text)) => crate::auth::secret_from_text(text.as_bytes(), SECRET_VARIABLE)?,
+        (file, _) => crate::auth::load_or_create_secret(file.as_deref(), &data_dir)?,
+    });
     let server = spawn(config).await?;
     tracing::info!(db = %db.display(), "database");
     println!("order-server listening on http://{}", server.addr());

@@ -33,9 +33,6 @@ use tokio::task::JoinHandle;
 
 pub use context::AppCtx;
 
-/// The secret [`ServerConfig::for_tests`] signs tokens with. Tests only: never use it for a real server.
-pub const TEST_JWT_SECRET: &[u8] = b"order-server test secret: never use it outside tests";
-
 /// Everything a server needs to run. Build it with [`ServerConfig::new`] or [`ServerConfig::for_tests`] and
 /// change the fields you care about.
 #[derive(Clone, Debug)]
@@ -100,10 +97,11 @@ impl ServerConfig {
         }
     }
 
-    /// 127.0.0.1 on a free port, the fixed [`TEST_JWT_SECRET`], seeded, no simulator.
+    /// 127.0.0.1 on a free port, a random secret (in `jwt_secret`, for tests to sign tokens with), seeded, no
+    /// simulator.
     pub fn for_tests(db_path: PathBuf) -> Self {
         ServerConfig {
-            jwt_secret: Some(TEST_JWT_SECRET.to_vec()),
+            jwt_secret: Some(format!("test-{:032x}", rand::random::<u128>()).into_bytes()),
             seed: true,
             ..ServerConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), db_path)
         }

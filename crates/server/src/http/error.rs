@@ -1,5 +1,6 @@
-//! The one HTTP error type: each variant is a status code; the body is always `{message}` in words. Internal
-//! failures are logged with their detail and reach the client as a plain "internal error".
+//! The one HTTP error type: each variant is a status code; the body is `{message}` in words (a `410` adds
+//! `latestSeq`, where the client starts again). Internal failures are logged with their detail and reach the
+//! client as a plain "internal error".
 
 use std::time::Duration;
 
@@ -23,8 +24,8 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("{0}")]
-    Gone(String),
+    #[error("{message}")]
+    Gone { message: String, latest_seq: u64 },
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("too many login attempts; try again in {} s", .0.as_secs().max(1))]
@@ -42,7 +43,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::Gone(_) => StatusCode::GONE,
+            ApiError::Gone { .. } => StatusCode::GONE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -55,13 +56,16 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(detail) = &self {
             tracing::error!(%detail, "request failed");
         }
-        let body = Json(ErrorBody { message: self.to_string() });
+        let (status, message) = (self.status(), self.to_string());
         match self {
+            ApiError::Gone { latest_seq, .. } => {
+                (status, Json(serde_json::json!({ "message": message, "latestSeq": latest_seq }))).into_response()
+            }
             ApiError::TooManyRequests(wait) => {
                 let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-                (self.status(), [(header::RETRY_AFTER, secs.to_string())], body).into_response()
+                (status, [(header::RETRY_AFTER, secs.to_string())], Json(ErrorBody { message })).into_response()
             }
-            _ => (self.status(), body).into_response(),
+            _ => (status, Json(ErrorBody { message })).into_response(),
         }
     }
 }
@@ -72,7 +76,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(_) => ApiError::NotFound(e.to_string()),
             StoreError::Invalid(m) => ApiError::BadRequest(m),
             StoreError::Conflict(m) => ApiError::Conflict(m),
-            StoreError::Gone(m) => ApiError::Gone(m),
+            StoreError::Gone { message, latest_seq } => ApiError::Gone { message, latest_seq },
             other => ApiError::Internal(other.to_string()),
         }
     }

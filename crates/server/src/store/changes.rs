@@ -72,16 +72,22 @@ impl Store {
     pub async fn changes_since(&self, user: &User, since: u64) -> Result<ChangesResponse> {
         let latest_seq = self.latest_seq().await?;
         if since > latest_seq {
-            return Err(StoreError::Gone(format!(
-                "since={since} is newer than the latest change ({latest_seq}): the server's data was recreated; \
-                 reload the orders"
-            )));
+            return Err(StoreError::Gone {
+                message: format!(
+                    "since={since} is newer than the latest change ({latest_seq}): the server's data was recreated; \
+                     reload the orders"
+                ),
+                latest_seq,
+            });
         }
         let pruned = self.pruned_through().await?;
         if since < pruned {
-            return Err(StoreError::Gone(format!(
-                "changes up to {pruned} are no longer kept; reload the orders and continue from {latest_seq}"
-            )));
+            return Err(StoreError::Gone {
+                message: format!(
+                    "changes up to {pruned} are no longer kept; reload the orders and continue from {latest_seq}"
+                ),
+                latest_seq,
+            });
         }
         let select = "SELECT e.seq, e.event, e.payload FROM change_events e JOIN changes c ON c.seq = e.seq";
         let rows: Vec<(i64, String, String)> = if user.role == Role::StoreOwner {

@@ -39,9 +39,9 @@ pub enum StoreError {
     /// The change is not possible in the current state (e.g. a delivered order cannot move).
     #[error("{0}")]
     Conflict(String),
-    /// `since` is outside the retained change log.
-    #[error("{0}")]
-    Gone(String),
+    /// `since` is outside the retained change log; a client starts again from `latest_seq`.
+    #[error("{message}")]
+    Gone { message: String, latest_seq: u64 },
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
     #[error("database error: {0}")]

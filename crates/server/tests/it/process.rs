@@ -1,9 +1,12 @@
 //! The binary itself: the store-owner CLI writing to the database a running server uses (its changes must be
-//! emitted), and `kill -9` followed by a restart (nothing committed is lost, `changes?since=` replays it).
+//! emitted), `kill -9` followed by a restart (nothing committed is lost, `changes?since=` replays it), and the
+//! JWT secret given in the environment.
 
 use std::path::Path;
 use std::process::Stdio;
+use std::time::Duration;
 
+use order_server::auth::Keys;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -20,10 +23,16 @@ struct Proc {
 impl Proc {
     /// Starts `order-server --seed` on a free port and waits for its "listening" line.
     async fn start(db: &Path) -> Proc {
+        Self::start_with(db, &[]).await
+    }
+
+    /// [`Proc::start`] with more environment variables.
+    async fn start_with(db: &Path, env: &[(&str, &str)]) -> Proc {
         let mut child = Command::new(BIN)
             .args(["--seed", "--addr", "127.0.0.1:0", "--db"])
             .arg(db)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
@@ -131,4 +140,33 @@ async fn a_kill_9_loses_nothing_and_the_log_replays_after_restart() {
     assert_eq!(payload["seq"].as_u64(), Some(since + expected.len() as u64 + 1), "seq continues after restart");
     c.close().await;
     server.kill9().await;
+}
+
+/// The JWT secret from `ORDER_SERVER_JWT_SECRET`: tokens signed with it are accepted, tokens signed otherwise
+/// are not, nothing is generated on disk; a secret too short stops the server with a message that says so.
+#[tokio::test]
+async fn the_jwt_secret_can_come_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("orders.db");
+    let secret = "a secret given in the environment, long enough";
+    let server = Proc::start_with(&db, &[("ORDER_SERVER_JWT_SECRET", secret)]).await;
+    let alice = login(&server.api(), "alice@example.com", "alice-pass").await;
+    let minted = Keys::new(secret.as_bytes(), Duration::from_secs(600)).issue(&alice.user);
+    let (status, me) = get_json(&server.api(), &minted, "/auth/me").await;
+    assert_eq!((status, me["email"].as_str()), (200, Some("alice@example.com")), "{me}");
+    let forged = Keys::new(b"some other secret entirely", Duration::from_secs(600)).issue(&alice.user);
+    let (status, _) = get_json(&server.api(), &forged, "/auth/me").await;
+    assert_eq!(status, 401);
+    assert!(!dir.path().join("jwt-secret").exists(), "nothing generated when the environment gives the secret");
+    server.kill9().await;
+
+    let out = Command::new(BIN)
+        .args(["--addr", "127.0.0.1:0", "--db"])
+        .arg(&db)
+        .env("ORDER_SERVER_JWT_SECRET", "short")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("shorter than 16 bytes"), "{stderr}");
 }

@@ -8,7 +8,7 @@ use axum::Router;
 use order_protocol::{LoginResponse, Order, Role, User};
 use order_server::auth::Keys;
 use order_server::store::Store;
-use order_server::{http, seed, AppCtx, ServerConfig, TEST_JWT_SECRET};
+use order_server::{http, seed, AppCtx, ServerConfig};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -23,7 +23,8 @@ async fn api() -> Api {
     let config = ServerConfig::for_tests(dir.path().join("orders.db"));
     let store = Store::open(&config.db_path).await.unwrap();
     seed::seed(&store).await.unwrap();
-    let ctx = AppCtx::new(store, Keys::new(TEST_JWT_SECRET, config.token_ttl), &config);
+    let ctx =
+        AppCtx::new(store, Keys::new(config.jwt_secret.as_deref().expect("a test secret"), config.token_ttl), &config);
     let app = http::with_outer_layers(http::app(ctx.clone()), &config);
     Api { app, ctx, _dir: dir }
 }
@@ -156,6 +157,10 @@ async fn status_changes_need_an_owner_a_known_status_and_a_forward_move() {
 
     let (status, _) = api.call("PATCH", &path, Some(&alice.token), Some(json!({"status": "confirmed"}))).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a customer cannot change a status");
+    let delivery = format!("/orders/{}/delivery", pending.id);
+    let (status, _) =
+        api.call("PATCH", &delivery, Some(&alice.token), Some(json!({"location": {"lat": 1.0, "lng": 2.0}}))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a customer cannot move a courier");
     let (status, body) = api.call("PATCH", &path, Some(&owner.token), Some(json!({"status": "teleported"}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(message(&body).starts_with("unknown status `teleported`"));
@@ -272,13 +277,17 @@ async fn changes_replay_the_callers_events_and_410_outside_the_log() {
         api.call("GET", &format!("/orders/changes?since={}", since + 50), Some(&alice.token), None).await;
     assert_eq!(status, StatusCode::GONE, "newer than the log: the data was recreated");
     assert!(message(&body).contains("reload"));
+    assert_eq!(body["latestSeq"], since + 2, "a 410 says where to start again");
     let (status, _) = api.call("GET", "/orders/changes?since=-1", Some(&alice.token), None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
     // Retention: everything older than now is pruned; asking from before that is 410, from the end is fine.
     api.ctx.store.prune(chrono::Utc::now() + chrono::Duration::seconds(1)).await.unwrap();
-    let (status, _) = api.call("GET", &format!("/orders/changes?since={since}"), Some(&alice.token), None).await;
-    assert_eq!(status, StatusCode::GONE);
+    for from in [0, since] {
+        let (status, body) = api.call("GET", &format!("/orders/changes?since={from}"), Some(&alice.token), None).await;
+        assert_eq!(status, StatusCode::GONE, "since={from} is before what is kept");
+        assert_eq!(body["latestSeq"], since + 2, "a 410 says where to start again");
+    }
     let (status, body) =
         api.call("GET", &format!("/orders/changes?since={}", since + 2), Some(&alice.token), None).await;
     assert_eq!((status, body["latestSeq"].as_u64()), (StatusCode::OK, Some(since + 2)));

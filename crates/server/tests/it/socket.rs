@@ -1,7 +1,10 @@
 //! Socket.IO end to end with rust_socketio 0.6 against a real server on loopback: auth, rooms, the events of
 //! one change in CONTRACT.md's order, `seq`, refusals, rate limits and garbage.
 
+use std::time::Duration;
+
 use order_protocol::Status;
+use order_server::auth::Keys;
 use serde_json::{json, Value};
 
 use crate::support::{get_json, http, login, open_order, set_status, Got, RsClient, TestServer};
@@ -83,7 +86,12 @@ async fn a_bad_or_missing_token_is_refused_with_an_authentication_error() {
     let s = TestServer::start().await;
     let alice = login(&s.api(), "alice@example.com", "alice-pass").await;
     let expired = s.server.ctx().keys.issue_with_exp(&alice.user, chrono::Utc::now().timestamp() - 3600);
-    for token in [None, Some("not-a-jwt"), Some(expired.as_str())] {
+    let other_secret = Keys::new(b"another server's secret, not this one", Duration::from_secs(3600));
+    let forged = other_secret.issue(&alice.user);
+    let revoked = login(&s.api(), "alice@example.com", "alice-pass").await.token;
+    let res = http().post(format!("{}/auth/logout", s.api())).bearer_auth(&revoked).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    for token in [None, Some("not-a-jwt"), Some(expired.as_str()), Some(forged.as_str()), Some(revoked.as_str())] {
         let mut c = RsClient::connect(&s.base(), token).await;
         match c.next().await {
             Got::Error(e) => assert!(e.contains("Authentication error"), "{token:?}: {e}"),
@@ -198,5 +206,52 @@ async fn garbage_packets_are_dropped_and_the_server_keeps_serving() {
     c.connected().await;
     assert_eq!(c.event().await.0, "connection_status");
     c.close().await;
+    s.server.shutdown().await;
+}
+
+/// `--demo`: the simulator moves orders along, dispatches couriers and places new orders by itself, and
+/// `/api/metrics` counts the connected sockets and the events emitted.
+#[tokio::test]
+async fn the_demo_moves_orders_by_itself_and_metrics_count_it() {
+    let s = TestServer::start_with(|c| {
+        c.demo = true;
+        c.demo_interval = Duration::from_millis(50);
+    })
+    .await;
+    let owner = login(&s.api(), "owner@example.com", "owner-pass").await;
+    let alice = login(&s.api(), "alice@example.com", "alice-pass").await;
+    let mut socket = RsClient::connect(&s.base(), Some(&alice.token)).await;
+    socket.connected().await;
+    let (_, metrics) = get_json(&s.api(), &owner.token, "/metrics").await;
+    let start = metrics["latestSeq"].as_u64().expect("latestSeq");
+    let (_, orders) = get_json(&s.api(), &owner.token, "/orders").await;
+    let orders_at_start = orders.as_array().expect("orders").len();
+
+    let (mut moved, mut dispatched, mut placed) = (false, false, false);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !(moved && dispatched && placed) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (status, body) = get_json(&s.api(), &owner.token, &format!("/orders/changes?since={start}")).await;
+        assert_eq!(status, 200, "{body}");
+        for change in body["changes"].as_array().expect("changes") {
+            match change["event"].as_str() {
+                Some("order_notification") => moved = true,
+                Some("delivery_update") if !change["payload"]["driver"].is_null() => dispatched = true,
+                _ => {}
+            }
+        }
+        let (_, orders) = get_json(&s.api(), &owner.token, "/orders").await;
+        placed = orders.as_array().expect("orders").len() > orders_at_start;
+    }
+    assert!(moved, "no status moved");
+    assert!(dispatched, "no courier was dispatched");
+    assert!(placed, "no order was placed");
+
+    let (status, metrics) = get_json(&s.api(), &owner.token, "/metrics").await;
+    assert_eq!(status, 200);
+    assert_eq!(metrics["connectedSockets"], 1, "alice's socket: {metrics}");
+    assert!(metrics["emittedEvents"].as_u64().unwrap_or(0) > 0, "{metrics}");
+    assert!(metrics["dispatchedSeq"].as_u64().unwrap_or(0) > start, "{metrics}");
+    socket.close().await;
     s.server.shutdown().await;
 }
