@@ -45,7 +45,11 @@ pub fn layer(ctx: AppCtx, config: &ServerConfig) -> (SocketIoLayer, SocketIo) {
         .with_state(ctx)
         .ping_interval(config.ping_interval)
         .ping_timeout(config.ping_timeout)
+        // The same limit over both transports: `max_payload` bounds a polling request, the websocket limits
+        // (64 MiB by default) a websocket message and frame.
         .max_payload(config.max_socket_payload)
+        .ws_max_message_size(config.max_socket_payload as usize)
+        .ws_max_frame_size(config.max_socket_payload as usize)
         .max_buffer_size(1024)
         // What a client sends is small (room joins, heartbeats); tungstenite zero-fills this buffer on every
         // read, so all of it is resident, and it doubles once as messages arrive: 1 KiB per connection from

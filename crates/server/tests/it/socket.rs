@@ -1,13 +1,16 @@
-//! Socket.IO end to end with rust_socketio 0.6 against a real server on loopback: auth, rooms, the events of
-//! one change in CONTRACT.md's order, `seq`, refusals, rate limits and garbage.
+//! Socket.IO end to end with rust_socketio 0.6 (and a bare websocket client where a misbehaving one is needed)
+//! against a real server on loopback: auth, rooms, the events of one change in CONTRACT.md's order, `seq`,
+//! refusals, rate limits, garbage, size limits, the ping timeout, and the demo simulator.
 
 use std::time::Duration;
 
+use futures_util::{SinkExt, StreamExt};
 use order_protocol::Status;
 use order_server::auth::Keys;
 use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{get_json, http, login, open_order, set_status, Got, RsClient, TestServer};
+use crate::support::{get_json, http, login, open_order, set_status, Got, RsClient, TestServer, WAIT};
 
 async fn expect_events(client: &mut RsClient, names: &[&str]) -> Vec<Value> {
     let mut payloads = Vec::new();
@@ -253,5 +256,75 @@ async fn the_demo_moves_orders_by_itself_and_metrics_count_it() {
     assert!(metrics["emittedEvents"].as_u64().unwrap_or(0) > 0, "{metrics}");
     assert!(metrics["dispatchedSeq"].as_u64().unwrap_or(0) > start, "{metrics}");
     socket.close().await;
+    s.server.shutdown().await;
+}
+
+type RawSocket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A bare websocket Socket.IO client, connected with `token`; it answers nothing by itself (no pongs).
+async fn raw_socket(base: &str, token: &str) -> RawSocket {
+    let url = format!("{}/socket.io/?EIO=4&transport=websocket", base.replace("http://", "ws://"));
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket");
+    ws.send(Message::text(format!("40{}", json!({ "token": token })))).await.expect("CONNECT");
+    loop {
+        match tokio::time::timeout(WAIT, ws.next()).await.expect("a CONNECT reply in time") {
+            Some(Ok(Message::Text(t))) if t.as_str().starts_with("40") => return ws,
+            Some(Ok(_)) => continue,
+            other => panic!("no CONNECT reply: {other:?}"),
+        }
+    }
+}
+
+/// Whether the server ended the connection within `within` (a close frame, an error or the end).
+async fn closed_by_server(ws: &mut RawSocket, within: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Err(_) => return false,
+            Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return true,
+            Ok(Some(Ok(_))) => continue, // pings go unanswered
+        }
+    }
+}
+
+async fn connected_sockets(s: &TestServer, token: &str) -> u64 {
+    let (_, metrics) = get_json(&s.api(), token, "/metrics").await;
+    metrics["connectedSockets"].as_u64().expect("connectedSockets")
+}
+
+/// A client that stops answering pings is dropped after the ping timeout, and counted out.
+#[tokio::test]
+async fn a_silent_connection_is_dropped_by_the_ping_timeout() {
+    let s = TestServer::start_with(|c| {
+        c.ping_interval = Duration::from_millis(300);
+        c.ping_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let alice = login(&s.api(), "alice@example.com", "alice-pass").await;
+    let mut ws = raw_socket(&s.base(), &alice.token).await;
+    assert_eq!(connected_sockets(&s, &alice.token).await, 1);
+    assert!(closed_by_server(&mut ws, Duration::from_secs(10)).await, "still connected without answering pings");
+    assert_eq!(connected_sockets(&s, &alice.token).await, 0);
+    s.server.shutdown().await;
+}
+
+/// A websocket message over the payload limit ends that connection; nothing else is affected.
+#[tokio::test]
+async fn an_oversized_websocket_message_ends_the_connection() {
+    let s = TestServer::start().await;
+    let alice = login(&s.api(), "alice@example.com", "alice-pass").await;
+    let mut ws = raw_socket(&s.base(), &alice.token).await;
+    let limit = 16 * 1024;
+    let small = format!("42{}", json!(["leave_order_room", "x".repeat(100)]));
+    ws.send(Message::text(small)).await.unwrap();
+    assert!(!closed_by_server(&mut ws, Duration::from_millis(500)).await, "a small message is fine");
+    let huge = format!("42{}", json!(["leave_order_room", "x".repeat(limit * 4)]));
+    let _ = ws.send(Message::text(huge)).await;
+    assert!(closed_by_server(&mut ws, Duration::from_secs(10)).await, "a 64 KiB message was accepted");
+
+    let mut c = RsClient::connect(&s.base(), Some(&alice.token)).await;
+    c.connected().await;
+    assert_eq!(c.event().await.0, "connection_status");
+    c.close().await;
     s.server.shutdown().await;
 }
