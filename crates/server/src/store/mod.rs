@@ -86,8 +86,8 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
-            // 64 KiB of page cache per read connection instead of SQLite's 2 MiB: each of the 8 filled its own
-            // copy of the users table as clients signed in, which the fan-out bench counted at 0.8 (10,000
+            // 64 KiB of page cache per read connection instead of SQLite's 2 MiB: each (8 then) filled its
+            // own copy of the users table as clients signed in, which the fan-out bench counted at 0.8 (10,000
             // clients) to 1.5 KiB (1,000) per idle connection. In WAL mode a connection drops its cache whenever
             // another one has written, so under a stream of changes it rarely served a read anyway; the OS keeps
             // the file's pages.
