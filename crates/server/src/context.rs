@@ -36,36 +36,44 @@ pub struct SocketLimits {
     pub burst: u32,
 }
 
-/// Shared state; cheap to clone.
+/// Shared state; cheap to clone (one `Arc`): axum and socketioxide clone it for every request and event, and
+/// a clone of the fields themselves copied the JWT keys (two heap buffers holding the secret) each time.
 #[derive(Clone)]
-pub struct AppCtx {
+pub struct AppCtx(Arc<Shared>);
+
+impl std::ops::Deref for AppCtx {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppCtx`] shares.
+pub struct Shared {
     pub store: Store,
     pub keys: Keys,
-    pub metrics: Arc<Metrics>,
+    pub metrics: Metrics,
     /// Login attempts per client address.
-    pub login_by_addr: Arc<WindowLimiter>,
+    pub login_by_addr: WindowLimiter,
     /// Failed logins per account.
-    pub login_failures: Arc<WindowLimiter>,
+    pub login_failures: WindowLimiter,
     pub socket_limits: SocketLimits,
     pub max_body_bytes: usize,
 }
 
 impl AppCtx {
     pub fn new(store: Store, keys: Keys, config: &ServerConfig) -> Self {
-        AppCtx {
+        AppCtx(Arc::new(Shared {
             store,
             keys,
-            metrics: Arc::new(Metrics::default()),
-            login_by_addr: Arc::new(WindowLimiter::new(config.login_attempts_per_minute, Duration::from_secs(60))),
-            login_failures: Arc::new(WindowLimiter::new(
-                config.login_failures_per_account,
-                config.login_failure_window,
-            )),
+            metrics: Metrics::default(),
+            login_by_addr: WindowLimiter::new(config.login_attempts_per_minute, Duration::from_secs(60)),
+            login_failures: WindowLimiter::new(config.login_failures_per_account, config.login_failure_window),
             socket_limits: SocketLimits {
                 events_per_second: config.socket_events_per_second,
                 burst: config.socket_event_burst,
             },
             max_body_bytes: config.max_body_bytes,
-        }
+        }))
     }
 }
