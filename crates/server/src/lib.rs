@@ -97,11 +97,14 @@ impl ServerConfig {
         }
     }
 
-    /// 127.0.0.1 on a free port, a random secret (in `jwt_secret`, for tests to sign tokens with), seeded, no
-    /// simulator.
+    /// 127.0.0.1 on a free port, seeded, no simulator. The secret is generated beside the database as a real
+    /// server's is, so a restart on the same file keeps tokens valid, and is in `jwt_secret` for tests to sign
+    /// tokens with.
     pub fn for_tests(db_path: PathBuf) -> Self {
+        let dir = db_path.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+        let secret = auth::load_or_create_secret(None, &dir).expect("a JWT secret beside the test database");
         ServerConfig {
-            jwt_secret: Some(format!("test-{:032x}", rand::random::<u128>()).into_bytes()),
+            jwt_secret: Some(secret),
             seed: true,
             ..ServerConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), db_path)
         }
