@@ -12,7 +12,7 @@ use axum::http::header::{CONTENT_TYPE, SEC_WEBSOCKET_KEY};
 use axum::http::{Extensions, HeaderMap, HeaderValue};
 use order_protocol::{names, rooms, ConnectionStatus, Role, RoomAck, RoomRequest, User, AUTH_ERROR_PREFIX};
 use serde::Deserialize;
-use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
+use socketioxide::extract::{AckSender, Event, Extension, SocketRef, State, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
 use socketioxide::SocketIo;
@@ -20,15 +20,25 @@ use socketioxide::SocketIo;
 use crate::limits::TokenBucket;
 use crate::{AppCtx, ServerConfig};
 
-/// The session of an authenticated socket, kept in its extensions: the user (shared with the sign-in memory;
-/// the token's claims are not kept, a socket never refreshes or logs out) and its event allowance.
+/// The session of an authenticated socket, kept in its extensions (one allocation per connection).
 #[derive(Clone)]
-pub struct Session {
+pub struct Session(Arc<SessionState>);
+
+/// The user (shared with the sign-in memory; the token's claims are not kept, a socket never refreshes or
+/// logs out) and the socket's event allowance.
+pub struct SessionState {
     pub user: Arc<User>,
-    pub bucket: Arc<Mutex<TokenBucket>>,
+    pub bucket: Mutex<TokenBucket>,
 }
 
-impl Session {
+impl std::ops::Deref for Session {
+    type Target = SessionState;
+    fn deref(&self) -> &SessionState {
+        &self.0
+    }
+}
+
+impl SessionState {
     fn is_owner(&self) -> bool {
         self.user.role == Role::StoreOwner
     }
@@ -110,10 +120,10 @@ async fn authenticate(
     }
     let auth = crate::http::authenticate(&ctx, &token).await.map_err(|e| AuthError(e.to_string()))?;
     let limits = ctx.socket_limits;
-    socket.extensions.insert(Session {
+    socket.extensions.insert(Session(Arc::new(SessionState {
         user: auth.user,
-        bucket: Arc::new(Mutex::new(TokenBucket::new(limits.events_per_second, limits.burst))),
-    });
+        bucket: Mutex::new(TokenBucket::new(limits.events_per_second, limits.burst)),
+    })));
     Ok(())
 }
 
@@ -129,11 +139,9 @@ async fn on_connect(socket: SocketRef, Extension(session): Extension<Session>, S
     let status = ConnectionStatus { connected: true, user_id: user.id.clone(), server_time: chrono::Utc::now() };
     let _ = socket.emit(names::CONNECTION_STATUS, &status);
 
-    socket.on(names::JOIN_ORDER_ROOM, join_order_room);
-    socket.on(names::LEAVE_ORDER_ROOM, leave_order_room);
-    socket.on_fallback(|socket: SocketRef, Extension(session): Extension<Session>| async move {
-        allow(&socket, &session);
-    });
+    // One handler for every client event, which dispatches by name: handlers registered by name with
+    // `socket.on` go into a table each socket allocates, 0.2 KiB per idle connection in a heap profile.
+    socket.on_fallback(on_client_event);
     socket.on_disconnect(|socket: SocketRef, State(ctx): State<AppCtx>| async move {
         let connected = ctx.metrics.connected_sockets.fetch_sub(1, Ordering::Relaxed) - 1;
         tracing::debug!(sid = %socket.id, connected, "socket disconnected");
@@ -160,20 +168,38 @@ fn refuse(ack: AckSender, error: impl Into<String>) {
     let _ = ack.send(&RoomAck { success: false, room: None, error: Some(error.into()) });
 }
 
-async fn join_order_room(
+/// Every event a client sends counts against its socket's allowance; room joins and leaves are answered, other
+/// events are ignored.
+async fn on_client_event(
     socket: SocketRef,
+    Event(event): Event,
     Extension(session): Extension<Session>,
     State(ctx): State<AppCtx>,
     TryData(req): TryData<RoomRequest>,
     ack: AckSender,
 ) {
+    let join = event == names::JOIN_ORDER_ROOM;
+    if !join && event != names::LEAVE_ORDER_ROOM {
+        allow(&socket, &session);
+        return;
+    }
     if !allow(&socket, &session) {
         return refuse(ack, "too many events; slow down");
     }
     let Ok(req) = req else {
         return refuse(ack, "expected an order id or {orderId}");
     };
-    let id = req.order_id();
+    if join {
+        join_order_room(&socket, &session, &ctx, req.order_id(), ack).await;
+    } else {
+        let room = rooms::order(req.order_id());
+        socket.leave(room.clone());
+        let _ = ack.send(&RoomAck { success: true, room: Some(room), error: None });
+    }
+}
+
+/// Joins the order's room if the user may see the order.
+async fn join_order_room(socket: &SocketRef, session: &Session, ctx: &AppCtx, id: &str, ack: AckSender) {
     let order = match ctx.store.order(id).await {
         Ok(Some(order)) => order,
         Ok(None) => return refuse(ack, format!("order {id} not found")),
@@ -188,22 +214,5 @@ async fn join_order_room(
     }
     let room = rooms::order(&order.id);
     socket.join(room.clone());
-    let _ = ack.send(&RoomAck { success: true, room: Some(room), error: None });
-}
-
-async fn leave_order_room(
-    socket: SocketRef,
-    Extension(session): Extension<Session>,
-    TryData(req): TryData<RoomRequest>,
-    ack: AckSender,
-) {
-    if !allow(&socket, &session) {
-        return refuse(ack, "too many events; slow down");
-    }
-    let Ok(req) = req else {
-        return refuse(ack, "expected an order id or {orderId}");
-    };
-    let room = rooms::order(req.order_id());
-    socket.leave(room.clone());
     let _ = ack.send(&RoomAck { success: true, room: Some(room), error: None });
 }
