@@ -183,9 +183,11 @@ async fn the_tray_counts_unread_updates_pauses_notifications_and_quits_and_the_w
 
     // Place the window, then Quit from the tray: the app ends by itself.
     let window = desktop::window_titled("Live Orders", Duration::from_secs(10))?;
+    let before = desktop::geometry(&window)?;
     desktop::place(&window, 130, 90, 900, 650)?;
-    let placed =
-        eventually("the window's new place", || desktop::geometry(&window), |g| (g.2, g.3) == (900, 650)).await?;
+    // The size may already be 900x650 before the move lands: wait for the position to change too.
+    let moved = |g: &(i32, i32, u32, u32)| (g.2, g.3) == (900, 650) && (g.0, g.1) != (before.0, before.1);
+    let placed = eventually("the window's new place", || desktop::geometry(&window), moved).await?;
     tray.click("Quit")?;
     let home = app.after_app_quit(pid).await?;
 
