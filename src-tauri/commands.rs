@@ -1,7 +1,8 @@
 //! The commands the UI calls. Each is a few lines that ask the engine and return plain data; failures
 //! carry an `ErrorCode` so the UI words them without matching strings.
 
-use order_client::attention::engine_error;
+use order_client::attention::{api_error, engine_error};
+use order_client::Api;
 use order_protocol::shell::{BackendStatus, CommandError, ErrorCode, SessionInfo, Settings};
 use tauri::{AppHandle, Runtime, State};
 
@@ -51,7 +52,33 @@ pub fn resync(state: State<'_, AppState>) -> Reply<()> {
     state.running().engine.resync().map_err(|e| engine_error(&e))
 }
 
-/// Signs in (on `api_url` when given: it becomes the saved backend).
+/// A server address the customer typed, checked for its shape; `None` when the field was left empty.
+fn typed_server(api_url: Option<String>) -> Reply<Option<String>> {
+    let Some(url) = api_url.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()) else { return Ok(None) };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(invalid("The server address must start with http:// or https://"));
+    }
+    Ok(Some(url))
+}
+
+/// A REST client for an address not switched to yet, built off the async threads (its TLS set-up blocks).
+async fn api_for(url: String) -> Reply<Api> {
+    tauri::async_runtime::spawn_blocking(move || {
+        let api = Api::new(&url);
+        api.prepare();
+        api
+    })
+    .await
+    .map_err(|e| CommandError { code: ErrorCode::Internal, message: e.to_string() })
+}
+
+fn io_error(e: std::io::Error) -> CommandError {
+    CommandError { code: ErrorCode::Internal, message: format!("could not save the settings: {e}") }
+}
+
+/// Signs in. With `api_url` naming another backend, the sign-in is tried there first, and only once it
+/// succeeds does the app leave the backend in use for it (see `AppState::switch_backend`): a mistyped
+/// address or a wrong password changes nothing.
 #[tauri::command]
 pub async fn login<R: Runtime>(
     app: AppHandle<R>,
@@ -63,14 +90,17 @@ pub async fn login<R: Runtime>(
     if email.trim().is_empty() || password.is_empty() {
         return Err(invalid("Enter your email and password."));
     }
-    if let Some(url) = api_url.filter(|u| !u.trim().is_empty()) {
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(invalid("The server address must start with http:// or https://"));
+    let elsewhere = typed_server(api_url)?.filter(|url| state.is_other_backend(url));
+    let user = match elsewhere {
+        Some(url) => {
+            let (token, user) =
+                api_for(url.clone()).await?.login(email.trim(), &password).await.map_err(|e| api_error(&e))?;
+            let running = state.switch_backend(&app, &url).await.map_err(io_error)?;
+            running.engine.use_token(token, Some(user.clone())).map_err(|e| engine_error(&e))?;
+            user
         }
-        let settings = Settings { api_url: Some(url), ..state.settings() };
-        state.set_settings(&app, settings).await.map_err(|e| invalid(&e.to_string()))?;
-    }
-    let user = state.running().engine.login(email.trim(), &password).await.map_err(|e| engine_error(&e))?;
+        None => state.running().engine.login(email.trim(), &password).await.map_err(|e| engine_error(&e))?,
+    };
     {
         let session = state.session();
         let mut s = session.lock().expect("not poisoned");
@@ -118,13 +148,28 @@ pub fn get_settings(state: State<'_, AppState>) -> Settings {
     state.settings()
 }
 
+/// Saves the settings; the backend stays as it is (see `switch_server`).
 #[tauri::command]
-pub async fn save_settings<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, settings: Settings) -> Reply<()> {
-    state.set_settings(&app, settings).await.map_err(|e| CommandError {
-        code: ErrorCode::Internal,
-        message: format!("could not save the settings: {e}"),
-    })?;
+pub fn save_settings<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, settings: Settings) -> Reply<()> {
+    state.set_settings(settings).map_err(io_error)?;
     #[cfg(desktop)]
     crate::tray::refresh(&app);
     Ok(())
+}
+
+/// Moves to the order backend at `api_url` (Settings, "Switch server"): the address must answer as an order
+/// backend first; then the session on the old one ends and the app is signed out, unless the keychain still
+/// holds a session for the new one.
+#[tauri::command]
+pub async fn switch_server<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    api_url: String,
+) -> Reply<SessionInfo> {
+    let Some(url) = typed_server(Some(api_url))? else { return Err(invalid("Enter the server's address.")) };
+    if state.is_other_backend(&url) {
+        api_for(url.clone()).await?.probe().await.map_err(|e| api_error(&e))?;
+        state.switch_backend(&app, &url).await.map_err(io_error)?;
+    }
+    Ok(state.session_info())
 }

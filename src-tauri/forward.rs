@@ -12,7 +12,7 @@ use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 
-use crate::state::Session;
+use crate::state::{Forwarding, Session};
 use crate::{AppState, PATCHES_EVENT};
 
 /// The shortest time between two emits to the UI: about 30 per second.
@@ -22,25 +22,35 @@ pub async fn run<R: Runtime>(
     app: AppHandle<R>,
     mut events: UnboundedReceiver<ClientEvent>,
     session: Arc<Mutex<Session>>,
+    forwarding: Forwarding,
 ) {
     let mut batch: Vec<Patch> = Vec::new();
     let mut last_emit = Instant::now() - FRAME;
+    let handle = |app: &AppHandle<R>, ev, batch: &mut Vec<Patch>| {
+        // An engine whose backend was left says nothing more to the UI, the OS or the session.
+        if forwarding.is_current() {
+            handle(app, ev, batch, &session);
+        }
+    };
     while let Some(first) = events.recv().await {
-        handle(&app, first, &mut batch, &session);
+        handle(&app, first, &mut batch);
         // Collect whatever else arrives until a frame has passed since the last emit.
         let due = last_emit + FRAME;
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(due) => break,
                 next = events.recv() => match next {
-                    Some(ev) => handle(&app, ev, &mut batch, &session),
+                    Some(ev) => handle(&app, ev, &mut batch),
                     None => break,
                 },
             }
         }
         if !batch.is_empty() {
-            if let Err(e) = app.emit(PATCHES_EVENT, &batch) {
-                tracing::warn!("could not send updates to the window: {e}");
+            // A batch gathered before this engine's backend was left is not the new backend's news.
+            if forwarding.is_current() {
+                if let Err(e) = app.emit(PATCHES_EVENT, &batch) {
+                    tracing::warn!("could not send updates to the window: {e}");
+                }
             }
             batch.clear();
         }

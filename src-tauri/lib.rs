@@ -91,6 +91,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Result<()> {
             commands::mark_all_read,
             commands::get_settings,
             commands::save_settings,
+            commands::switch_server,
         ])
         .run(tauri::generate_context!())
 }
@@ -111,4 +112,67 @@ fn init_tracing(log_dir: &std::path::Path) {
         .with(fmt::layer().with_writer(std::io::stderr).with_filter(filter()))
         .with(file_layer)
         .try_init();
+    log_panics();
+}
+
+/// Writes every panic, on any thread, to the log (and so to `live-orders.log`) before Rust's own report on
+/// stderr: a panic in a command or a task otherwise leaves no trace where a user or a support person looks.
+fn log_panics() {
+    let rust_report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let thread = std::thread::current();
+        let location = info.location().map(|l| l.to_string()).unwrap_or_else(|| "an unknown place".into());
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".into());
+        tracing::error!(
+            target: "panic",
+            "thread '{}' panicked at {location}: {what}\n{}",
+            thread.name().unwrap_or("unnamed"),
+            std::backtrace::Backtrace::force_capture()
+        );
+        rust_report(info);
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    /// A log that tests can read: what a `fmt` layer writes, kept in memory.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("not poisoned").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_panic_on_any_thread_is_written_to_the_log() {
+        use tracing_subscriber::prelude::*;
+        let log = Captured::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_subscriber::fmt::layer().with_ansi(false).with_writer(move || writer.clone()));
+        tracing::subscriber::set_global_default(subscriber).expect("the only subscriber of this test binary");
+        super::log_panics();
+        let worker = std::thread::Builder::new()
+            .name("tokio-rt-worker".into())
+            .spawn(|| panic!("Cannot start a runtime from within a runtime"))
+            .expect("a thread starts");
+        assert!(worker.join().is_err(), "the thread panicked");
+        let text = String::from_utf8(log.0.lock().expect("not poisoned").clone()).expect("utf-8");
+        assert!(text.contains("ERROR"), "{text}");
+        assert!(text.contains("thread 'tokio-rt-worker' panicked at src-tauri/lib.rs"), "{text}");
+        assert!(text.contains("Cannot start a runtime from within a runtime"), "{text}");
+    }
 }

@@ -1,8 +1,11 @@
-//! What the shell holds: the running engine (restarted when the backend changes), the settings, and who is
-//! signed in. Also the window's lifecycle: close hides to the tray when the setting says so.
+//! What the shell holds: the running engine (replaced when the customer switches to another backend), the
+//! settings, and who is signed in. Also the window's lifecycle: close hides to the tray when the setting says so.
+//!
+//! Nothing here blocks on the async runtime: the engine starts on a handle of Tauri's runtime, so it can be
+//! (re)started from the main thread at setup and from async commands alike.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,6 +19,11 @@ use crate::{forward, settings};
 
 pub struct AppState {
     running: Mutex<Running>,
+    /// Which engine's events reach the UI: bumped when a backend is left, so nothing the old engine still
+    /// says (its logout, a late patch) can land on the new backend's screen.
+    current_engine: Arc<AtomicU64>,
+    /// One backend switch at a time.
+    switching: tokio::sync::Mutex<()>,
     settings: Mutex<Settings>,
     settings_path: PathBuf,
     data_dir: PathBuf,
@@ -52,10 +60,13 @@ impl AppState {
         let settings = settings::load(&settings_path);
         let data_dir = app.path().app_data_dir()?;
         let session = Arc::new(Mutex::new(Session::default()));
+        let current_engine = Arc::new(AtomicU64::new(0));
         // The keychain is read by the engine, off this (main) thread; who is signed in arrives as an event.
-        let running = start_engine(app, &settings, &data_dir, &session);
+        let running = start_engine(app, &settings, &data_dir, &session, Forwarding::new(&current_engine));
         Ok(AppState {
             running: Mutex::new(running),
+            current_engine,
+            switching: tokio::sync::Mutex::new(()),
             settings: Mutex::new(settings),
             settings_path,
             data_dir,
@@ -81,18 +92,46 @@ impl AppState {
         self.session.clone()
     }
 
-    /// Saves the settings; a changed backend restarts the engine against it.
-    pub async fn set_settings<R: Runtime>(&self, app: &AppHandle<R>, new: Settings) -> std::io::Result<()> {
+    /// Saves the settings, keeping the backend in use: another backend is chosen with
+    /// [`AppState::switch_backend`].
+    pub fn set_settings(&self, new: Settings) -> std::io::Result<()> {
+        let mut held = self.settings.lock().expect("not poisoned");
+        let new = Settings { api_url: held.api_url.clone(), ..new };
         settings::save(&self.settings_path, &new)?;
-        let old = std::mem::replace(&mut *self.settings.lock().expect("not poisoned"), new.clone());
-        if order_client::resolve_api_url(old.api_url.as_deref())
-            != order_client::resolve_api_url(new.api_url.as_deref())
-        {
-            let fresh = start_engine(app, &new, &self.data_dir, &self.session);
-            let old = std::mem::replace(&mut *self.running.lock().expect("not poisoned"), fresh);
-            old.engine.shutdown().await;
-        }
+        *held = new;
         Ok(())
+    }
+
+    /// Whether `api_url` (as typed) names a backend other than the one in use (`LIVE_ORDERS_API_URL` wins
+    /// over any typed address, so with it set there is never another).
+    pub fn is_other_backend(&self, api_url: &str) -> bool {
+        order_client::resolve_api_url(Some(api_url)) != self.running().api_url
+    }
+
+    /// Leaves the backend in use for `api_url` (saved in the settings): the session there ends as a logout
+    /// does (revoked where the server can, its keychain entry removed, the cache wiped), and an engine for
+    /// the new backend starts, signed in if its keychain entry holds a session. Returns the new engine.
+    pub async fn switch_backend<R: Runtime>(&self, app: &AppHandle<R>, api_url: &str) -> std::io::Result<Running> {
+        let _one_at_a_time = self.switching.lock().await;
+        let settings = {
+            let mut held = self.settings.lock().expect("not poisoned");
+            let next = Settings { api_url: Some(api_url.to_owned()), ..held.clone() };
+            settings::save(&self.settings_path, &next)?;
+            *held = next.clone();
+            next
+        };
+        // From here the old engine's events reach nobody: its logout is not the new backend's news.
+        let forwarding = Forwarding::new(&self.current_engine);
+        let old = self.running();
+        if let Err(e) = old.engine.logout().await {
+            tracing::warn!("leaving {}: {e}", old.api_url);
+        }
+        old.engine.shutdown().await;
+        *self.session.lock().expect("not poisoned") = Session::default();
+        let fresh = start_engine(app, &settings, &self.data_dir, &self.session, forwarding);
+        *self.running.lock().expect("not poisoned") = fresh.clone();
+        tracing::info!(from = %old.api_url, to = %fresh.api_url, "switched backend");
+        Ok(fresh)
     }
 
     pub fn session_info(&self) -> SessionInfo {
@@ -108,18 +147,39 @@ impl AppState {
     }
 }
 
+/// Whether one engine's events are still the ones the UI follows.
+#[derive(Clone)]
+pub struct Forwarding {
+    current: Arc<AtomicU64>,
+    mine: u64,
+}
+
+impl Forwarding {
+    /// Makes a new engine the one followed: from now on every earlier engine's events are dropped.
+    fn new(current: &Arc<AtomicU64>) -> Forwarding {
+        let mine = current.fetch_add(1, Ordering::SeqCst) + 1;
+        Forwarding { current: current.clone(), mine }
+    }
+
+    pub fn is_current(&self) -> bool {
+        self.current.load(Ordering::SeqCst) == self.mine
+    }
+}
+
+/// Starts an engine for the backend the settings name, on Tauri's runtime, and forwards its events.
 fn start_engine<R: Runtime>(
     app: &AppHandle<R>,
     settings: &Settings,
     data_dir: &std::path::Path,
     session: &Arc<Mutex<Session>>,
+    forwarding: Forwarding,
 ) -> Running {
     let api_url = order_client::resolve_api_url(settings.api_url.as_deref());
     let keychain = Arc::new(KeychainStore::new(&api_url));
     let config = EngineConfig::new(&api_url).with_data_dir(data_dir.join("engine"));
-    // Engine::start spawns its loop on the current runtime: enter Tauri's.
-    let (engine, events) = tauri::async_runtime::block_on(async { Engine::start(config, keychain.clone()) });
-    tauri::async_runtime::spawn(forward::run(app.clone(), events, session.clone()));
+    let rt = tauri::async_runtime::handle();
+    let (engine, events) = Engine::start_on(rt.inner(), config, keychain.clone());
+    rt.spawn(forward::run(app.clone(), events, session.clone(), forwarding));
     tracing::info!(%api_url, "engine started");
     Running { engine, keychain, api_url }
 }

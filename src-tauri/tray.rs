@@ -67,15 +67,10 @@ fn toggle_pause<R: Runtime>(app: &AppHandle<R>) {
     let Some(state) = app.try_state::<AppState>() else { return };
     let mut settings = state.settings();
     settings.notifications_paused = !settings.notifications_paused;
-    let app2 = app.clone();
-    tauri::async_runtime::spawn(async move {
-        if let Some(state) = app2.try_state::<AppState>() {
-            if let Err(e) = state.set_settings(&app2, settings).await {
-                tracing::warn!("could not save the settings: {e}");
-            }
-        }
-        refresh(&app2);
-    });
+    if let Err(e) = state.set_settings(settings) {
+        tracing::warn!("could not save the settings: {e}");
+    }
+    refresh(app);
 }
 
 /// Relabels the menu and the tooltip after a settings change.

@@ -1,6 +1,10 @@
 //! The bridge to the shell: Tauri's `invoke` (commands) and `listen` (events) through `window.__TAURI__`,
-//! typed with serde. Command failures arrive as `CommandError` (a code and words).
+//! typed with serde. Command failures arrive as `CommandError` (a code and words); a command that does not
+//! answer within [`DEADLINE_MS`] fails with `ErrorCode::NoAnswer`, so no screen waits forever.
 
+use std::pin::pin;
+
+use futures_util::future::{select, Either};
 use order_protocol::shell::{CommandError, ErrorCode};
 use serde::{de::DeserializeOwned, Serialize};
 use wasm_bindgen::prelude::*;
@@ -14,8 +18,23 @@ extern "C" {
     async fn tauri_listen(event: &str, handler: &Closure<dyn FnMut(JsValue)>) -> Result<JsValue, JsValue>;
 }
 
-/// Calls a shell command.
+/// The longest the UI waits for a command. The slowest ones talk to a server, and every request of the shell
+/// has its own limit of 15 s; past this, something in the app itself went wrong.
+const DEADLINE_MS: u32 = 30_000;
+
+/// Calls a shell command, and gives up after [`DEADLINE_MS`].
 pub async fn invoke<A: Serialize, R: DeserializeOwned>(cmd: &str, args: &A) -> Result<R, CommandError> {
+    let call = pin!(invoke_unbounded(cmd, args));
+    match select(call, gloo::timers::future::TimeoutFuture::new(DEADLINE_MS)).await {
+        Either::Left((reply, _)) => reply,
+        Either::Right(_) => Err(CommandError {
+            code: ErrorCode::NoAnswer,
+            message: format!("no reply to {cmd} within {} s", DEADLINE_MS / 1000),
+        }),
+    }
+}
+
+async fn invoke_unbounded<A: Serialize, R: DeserializeOwned>(cmd: &str, args: &A) -> Result<R, CommandError> {
     let args = serde_wasm_bindgen::to_value(args).map_err(internal)?;
     match tauri_invoke(cmd, args).await {
         Ok(v) => serde_wasm_bindgen::from_value(v).map_err(|e| internal(format!("unexpected reply to {cmd}: {e}"))),
@@ -32,6 +51,11 @@ pub fn fire<A: Serialize + 'static>(cmd: &'static str, args: A) {
             web_sys::console::warn_1(&format!("{cmd}: {}", e.message).into());
         }
     });
+}
+
+/// A failure's code by its wire name (`bad_credentials`, …): a stable hook for tests and styles.
+pub fn code_name(e: &CommandError) -> String {
+    serde_json::to_value(e.code).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 fn internal(e: impl ToString) -> CommandError {

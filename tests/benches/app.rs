@@ -93,8 +93,8 @@ async fn main() -> Result<()> {
     // First launch: log in, then the status changes arrive live (the server lists only the newest 200
     // notifications, so the app learns the 500 as they happen, as it would over a day), and the cache fills.
     eprintln!("bench app: first launch, logging in and moving {ORDERS} orders along");
-    let first = AppSession::launch(&url, &[]).await?;
-    first.log_in(ALICE.0, ALICE.1).await?;
+    let first = AppSession::launch(&[]).await?;
+    first.log_in(&url, ALICE.0, ALICE.1).await?;
     first.wait_for("#link-indicator[data-state='live']").await?;
     let mut notifications = 0;
     for status in STATUSES {
@@ -117,7 +117,7 @@ async fn main() -> Result<()> {
     let mut cold_webdriver = Vec::new();
     let app = loop {
         let launched = Instant::now();
-        let app = AppSession::launch_in(home, &url, &[]).await?;
+        let app = AppSession::launch_in(home, &[]).await?;
         // The window starts hidden and shows once the UI has drawn: the row must be in the DOM of a shown page.
         let deadline = Instant::now() + Duration::from_secs(60);
         while app.client.execute(FIRST_ROW_SHOWN, vec![]).await? != serde_json::Value::Bool(true) {
@@ -148,7 +148,7 @@ async fn main() -> Result<()> {
     // `BENCH_APP_ENV="NAME=VALUE ..."` adds variables to this launch only, to try a setting without a rebuild.
     let extra = std::env::var("BENCH_APP_ENV").unwrap_or_default();
     let extra = extra.split_whitespace().filter_map(|kv| kv.split_once('='));
-    let mut alone = Proc::spawn("live-orders", Command::new(&app_bin).envs(app_env(home.path(), &url)).envs(extra))?;
+    let mut alone = Proc::spawn("live-orders", Command::new(&app_bin).envs(app_env(home.path())).envs(extra))?;
     wait_for_sockets(&http, &url, |n| n >= 1).await?;
     // The link is live; give the window its first paint before the idle window opens.
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -157,7 +157,7 @@ async fn main() -> Result<()> {
 
     eprintln!("bench app: the blank window, alone, {idle:?} idle");
     let blank_home = TempDir::new("bench-blank-home");
-    let mut blank = Proc::spawn("blank-window", Command::new(&blank_bin).envs(app_env(blank_home.path(), &url)))?;
+    let mut blank = Proc::spawn("blank-window", Command::new(&blank_bin).envs(app_env(blank_home.path())))?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let blank_idle = idle_tree("blank", blank.pid(), idle).await?;
     blank.stop();
@@ -167,7 +167,7 @@ async fn main() -> Result<()> {
     eprintln!("bench app: the blank window drawn in software, alone, {idle:?} idle");
     let mut soft = Proc::spawn(
         "blank-window",
-        Command::new(&blank_bin).envs(app_env(blank_home.path(), &url)).env(SOFTWARE_DRAWING.0, SOFTWARE_DRAWING.1),
+        Command::new(&blank_bin).envs(app_env(blank_home.path())).env(SOFTWARE_DRAWING.0, SOFTWARE_DRAWING.1),
     )?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let soft_idle = idle_tree("blank-software", soft.pid(), idle).await?;

@@ -23,10 +23,11 @@ pub const UI_TIMEOUT: Duration = Duration::from_secs(60);
 /// (xdotool), and two webviews at once only slow a 2-core machine down.
 static ONE_APP: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// The environment an app of these tests runs in: its backend, and a home and XDG dirs of its own.
-pub fn app_env(home: &Path, api_url: &str) -> Vec<(&'static str, std::ffi::OsString)> {
+/// The environment an app of these tests runs in: a home and XDG dirs of its own. No backend: as a customer
+/// does, a test types its server into the sign-in form ([`AppSession::log_in`]), and the app keeps it in its
+/// settings from then on.
+pub fn app_env(home: &Path) -> Vec<(&'static str, std::ffi::OsString)> {
     vec![
-        ("LIVE_ORDERS_API_URL", api_url.into()),
         ("HOME", home.into()),
         ("XDG_CONFIG_HOME", home.join(".config").into()),
         ("XDG_DATA_HOME", home.join(".local/share").into()),
@@ -45,24 +46,24 @@ pub struct AppSession {
 }
 
 impl AppSession {
-    /// Launches the app with `LIVE_ORDERS_API_URL=api_url` and the given extra environment.
-    pub async fn launch(api_url: &str, env: &[(&str, &str)]) -> Result<AppSession> {
+    /// Launches the app in a fresh home with the given extra environment.
+    pub async fn launch(env: &[(&str, &str)]) -> Result<AppSession> {
         let home = TempDir::new("app-home");
-        Self::launch_in(home, api_url, env).await
+        Self::launch_in(home, env).await
     }
 
     /// Same, in a given home (to restart the app over the state an earlier session left).
-    pub async fn launch_in(home: TempDir, api_url: &str, env: &[(&str, &str)]) -> Result<AppSession> {
-        Self::launch_binary(&workspace_binary("live-orders")?, home, api_url, env).await
+    pub async fn launch_in(home: TempDir, env: &[(&str, &str)]) -> Result<AppSession> {
+        Self::launch_binary(&workspace_binary("live-orders")?, home, env).await
     }
 
     /// Same with another Tauri binary (the benchmark's blank window).
-    pub async fn launch_binary(app: &Path, home: TempDir, api_url: &str, env: &[(&str, &str)]) -> Result<AppSession> {
+    pub async fn launch_binary(app: &Path, home: TempDir, env: &[(&str, &str)]) -> Result<AppSession> {
         let turn = ONE_APP.lock().await;
         let (port, native_port) = (free_port(), free_port());
         let h = home.path();
         let mut cmd = Command::new("tauri-driver");
-        cmd.args(["--port", &port.to_string(), "--native-port", &native_port.to_string()]).envs(app_env(h, api_url));
+        cmd.args(["--port", &port.to_string(), "--native-port", &native_port.to_string()]).envs(app_env(h));
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -141,11 +142,30 @@ impl AppSession {
         Ok(self.wait_for(css).await?.attr(name).await?)
     }
 
-    /// Signs in through the login form.
-    pub async fn log_in(&self, email: &str, password: &str) -> Result<()> {
+    /// Signs in through the login form as a customer does: opens "Server", types the server's address, then
+    /// the email and password, and presses Sign in.
+    pub async fn log_in(&self, server: &str, email: &str, password: &str) -> Result<()> {
+        let details = self.wait_for("section.login details").await?;
+        if details.attr("open").await?.is_none() {
+            self.click("section.login details summary").await?;
+        }
+        self.fill("input[name=server]", server).await?;
         self.fill("input[name=email]", email).await?;
         self.fill("input[name=password]", password).await?;
         self.click("button[type=submit]").await
+    }
+
+    /// The ids of the orders the orders page lists (it opens it). The page draws a customer's orders at once,
+    /// from one state, so the first row means all of them are there.
+    pub async fn listed_order_ids(&self) -> Result<std::collections::BTreeSet<String>> {
+        self.click("header nav a[href='#/orders']").await?;
+        self.wait_for("#orders-title").await?;
+        self.wait_for(".order-row[data-order-id]").await?;
+        let mut ids = std::collections::BTreeSet::new();
+        for row in self.client.find_all(Locator::Css(".order-row[data-order-id]")).await? {
+            ids.extend(row.attr("data-order-id").await?);
+        }
+        Ok(ids)
     }
 
     /// Reloads the page and waits until the new one is loaded. A WebDriver command sent while the old page is

@@ -183,6 +183,29 @@ impl OrderServer {
     pub fn api_url(&self) -> String {
         format!("http://{}/api", self.addr)
     }
+
+    /// The ids of the orders `email` sees on this server, asked over REST as the app would.
+    pub async fn order_ids_of(&self, email: &str, password: &str) -> Result<std::collections::BTreeSet<String>> {
+        let http = reqwest::Client::new();
+        let login: serde_json::Value = http
+            .post(format!("{}/auth/login", self.api_url()))
+            .json(&serde_json::json!({ "email": email, "password": password }))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let token = login["token"].as_str().context("a token in the login reply")?;
+        let orders: Vec<serde_json::Value> = http
+            .get(format!("{}/orders", self.api_url()))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(orders.iter().filter_map(|o| o["_id"].as_str().map(str::to_owned)).collect())
+    }
 }
 
 /// A fresh temporary directory, removed on drop.

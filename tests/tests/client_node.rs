@@ -79,7 +79,7 @@ async fn a_failed_first_connect_and_a_server_side_kick_are_retried() -> Result<(
     let log = EventLog::record(rx);
     // Logging in needs REST, so the token comes from the peer directly, as if stored by an earlier run.
     let (token, _) = Api::new(&peer.api_url()).login("alice@example.com", "alice-pass").await?;
-    engine.use_token(token)?;
+    engine.use_token(token, None)?;
     // Down at start: attempts go on, with the backoff (1 s, 2 s, ...).
     log.wait_for("two retries scheduled", LONG, |ev| {
         ev.iter()

@@ -60,11 +60,11 @@ async fn audit(app: &AppSession, screen: &str) -> Result<usize> {
 async fn every_text_on_the_main_screens_meets_aa_contrast() -> Result<()> {
     let data = TempDir::new("e2e-contrast");
     let server = OrderServer::start(data.path(), &[])?;
-    let app = AppSession::launch(&server.api_url(), &[]).await?;
+    let app = AppSession::launch(&[]).await?;
 
     app.wait_for("input[name=email]").await?;
     let mut checked = audit(&app, "login").await?;
-    app.log_in("alice@example.com", "alice-pass").await?;
+    app.log_in(&server.api_url(), "alice@example.com", "alice-pass").await?;
     app.wait_for("#link-indicator[data-state='live']").await?;
     checked += audit(&app, "dashboard").await?;
     app.click("header nav a[href='#/orders']").await?;
@@ -103,8 +103,8 @@ return { what: `${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''} ${(e.getAttr
 async fn a_keyboard_alone_reaches_the_navigation_the_bell_and_an_order() -> Result<()> {
     let data = TempDir::new("e2e-keyboard");
     let server = OrderServer::start(data.path(), &[])?;
-    let app = AppSession::launch(&server.api_url(), &[]).await?;
-    app.log_in("alice@example.com", "alice-pass").await?;
+    let app = AppSession::launch(&[]).await?;
+    app.log_in(&server.api_url(), "alice@example.com", "alice-pass").await?;
     app.wait_for("#link-indicator[data-state='live']").await?;
     app.wait_for(".order-row[data-order-id]").await?;
     // Start from a fresh page, as a new window would: the browser's focus navigation then begins at the top

@@ -2,7 +2,8 @@
 //! a restart, and is gone after logout; with the window minimized, a store update raises a native
 //! notification (a `Notify` call on D-Bus) naming the order, and clicking it opens that order. The tray icon
 //! (a StatusNotifierItem, read as a panel reads it) shows the unread count and its menu pauses notifications
-//! and quits; the window comes back where it was left; a second launch brings up the first window.
+//! and quits; the window comes back where it was left; a second launch brings up the first window; switching
+//! the server in Settings ends the session on the old one.
 //!
 //! Needs the private session `cargo xtask test` provides: an unlocked gnome-keyring, dunst and openbox.
 
@@ -44,8 +45,8 @@ async fn the_session_lives_in_the_keychain_survives_a_restart_and_ends_at_logout
     let data = TempDir::new("e2e-keychain");
     let server = OrderServer::start(data.path(), &[])?;
     let api_url = server.api_url();
-    let app = AppSession::launch(&api_url, &[]).await?;
-    app.log_in("alice@example.com", "alice-pass").await?;
+    let app = AppSession::launch(&[]).await?;
+    app.log_in(&api_url, "alice@example.com", "alice-pass").await?;
     app.wait_for("#link-indicator[data-state='live']").await?;
 
     let token = keychain_secret(&api_url).expect("the token is in the Secret Service after login");
@@ -55,7 +56,7 @@ async fn the_session_lives_in_the_keychain_survives_a_restart_and_ends_at_logout
     let home = app.quit_keeping_home().await?;
 
     // Restart: signed in without typing, live again.
-    let app = AppSession::launch_in(home, &api_url, &[]).await?;
+    let app = AppSession::launch_in(home, &[]).await?;
     app.wait_for("#link-indicator[data-state='live']").await?;
     app.click("header nav a[href='#/settings']").await?;
     app.click("#logout").await?;
@@ -64,12 +65,57 @@ async fn the_session_lives_in_the_keychain_survives_a_restart_and_ends_at_logout
     app.close().await
 }
 
+/// A customer moves to another store's server in Settings. A server that cannot be reached is refused in
+/// words and nothing changes; a real one ends the session on the old server (its keychain entry removed, its
+/// orders gone from the screen), asks to sign in there, and then shows that server's orders.
+#[tokio::test(flavor = "multi_thread")]
+async fn switching_the_server_in_settings_ends_the_old_session_and_shows_the_new_ones_orders() -> anyhow::Result<()> {
+    let (data_a, data_b) = (TempDir::new("e2e-switch-a"), TempDir::new("e2e-switch-b"));
+    let (a, b) = (OrderServer::start(data_a.path(), &[])?, OrderServer::start(data_b.path(), &[])?);
+    // The same seed on both: one more order on B tells the two lists apart by their length too.
+    b.store_owner(&["place", "--customer", "alice@example.com"])?;
+    let (orders_a, orders_b) = (
+        a.order_ids_of("alice@example.com", "alice-pass").await?,
+        b.order_ids_of("alice@example.com", "alice-pass").await?,
+    );
+    assert!(orders_a.is_disjoint(&orders_b), "two databases, two sets of ids");
+
+    let app = AppSession::launch(&[]).await?;
+    app.log_in(&a.api_url(), "alice@example.com", "alice-pass").await?;
+    app.wait_for("#link-indicator[data-state='live']").await?;
+    assert_eq!(app.listed_order_ids().await?, orders_a);
+    assert!(keychain_secret(&a.api_url()).is_some(), "signed in on A");
+
+    app.click("header nav a[href='#/settings']").await?;
+    let nobody = format!("http://127.0.0.1:{}/api", live_orders_tests::procs::free_port());
+    app.fill("#server-form input[name=server]", &nobody).await?;
+    app.click("#switch-server").await?;
+    let error = app.text_of("#server-error").await?;
+    assert!(error.starts_with("The server cannot be reached"), "{error}");
+    app.wait_for("#link-indicator[data-state='live']").await?;
+    assert!(keychain_secret(&a.api_url()).is_some(), "a refused switch keeps the session on A");
+
+    app.fill("#server-form input[name=server]", &b.api_url()).await?;
+    app.click("#switch-server").await?;
+    app.wait_for("#login-title").await?;
+    assert_eq!(app.attr("input[name=server]", "value").await?.as_deref(), Some(b.api_url().as_str()));
+    assert_eq!(keychain_secret(&a.api_url()), None, "the session on A ended with the switch");
+    let shown = app.client.find_all(fantoccini::Locator::Css("[data-order-id]")).await?;
+    assert!(shown.is_empty(), "nothing of A's is on screen after the switch");
+
+    app.log_in(&b.api_url(), "alice@example.com", "alice-pass").await?;
+    app.wait_for("#link-indicator[data-state='live']").await?;
+    assert_eq!(app.listed_order_ids().await?, orders_b);
+    assert!(keychain_secret(&b.api_url()).is_some(), "signed in on B");
+    app.close().await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_minimized_app_raises_a_native_notification_naming_the_order() -> anyhow::Result<()> {
     let data = TempDir::new("e2e-notify");
     let server = OrderServer::start(data.path(), &[])?;
-    let app = AppSession::launch(&server.api_url(), &[]).await?;
-    app.log_in("bob@example.com", "bob-pass").await?;
+    let app = AppSession::launch(&[]).await?;
+    app.log_in(&server.api_url(), "bob@example.com", "bob-pass").await?;
     app.wait_for("#link-indicator[data-state='live']").await?;
     app.click("header nav a[href='#/orders']").await?;
     let row = app.wait_for(".order-row[data-status='pending'], .order-row[data-status='confirmed'], .order-row[data-status='preparing']").await?;
@@ -110,8 +156,8 @@ async fn a_revoked_session_returns_to_login_with_a_reason() -> anyhow::Result<()
     let data = TempDir::new("e2e-revoked");
     let server = OrderServer::start(data.path(), &[])?;
     let api_url = server.api_url();
-    let app = AppSession::launch(&api_url, &[]).await?;
-    app.log_in("alice@example.com", "alice-pass").await?;
+    let app = AppSession::launch(&[]).await?;
+    app.log_in(&api_url, "alice@example.com", "alice-pass").await?;
     app.wait_for("#link-indicator[data-state='live']").await?;
     let home = app.quit_keeping_home().await?;
 
@@ -123,7 +169,7 @@ async fn a_revoked_session_returns_to_login_with_a_reason() -> anyhow::Result<()
         .status()?;
     assert!(revoked.success(), "the server revoked the token");
 
-    let app = AppSession::launch_in(home, &api_url, &[]).await?;
+    let app = AppSession::launch_in(home, &[]).await?;
     let reason = app.text_of("#logout-reason").await?;
     assert!(reason.contains("expired or was revoked"), "{reason}");
     assert_eq!(keychain_secret(&api_url), None, "the refused token is cleared from the keychain");
@@ -157,13 +203,13 @@ async fn the_tray_counts_unread_updates_pauses_notifications_and_quits_and_the_w
     let data = TempDir::new("e2e-tray");
     let server = OrderServer::start(data.path(), &[])?;
     let api_url = server.api_url();
-    let app = AppSession::launch(&api_url, &[]).await?;
+    let app = AppSession::launch(&[]).await?;
     let pid = desktop::app_pid(app.driver_pid(), Duration::from_secs(30))?;
     let tray = Tray::of(pid, Duration::from_secs(30))?;
     assert_eq!(labels(&tray)?, ["Open Live Orders", "Pause notifications", "Quit"]);
 
     // Beside the icon: the bell's unread count, following it when an update arrives.
-    app.log_in("alice@example.com", "alice-pass").await?;
+    app.log_in(&api_url, "alice@example.com", "alice-pass").await?;
     app.wait_for("#link-indicator[data-state='live']").await?;
     let unread: usize = app.attr("#bell", "data-unread").await?.expect("the bell carries its count").parse()?;
     let shown = |n: usize| if n == 0 { String::new() } else { n.to_string() };
@@ -192,7 +238,7 @@ async fn the_tray_counts_unread_updates_pauses_notifications_and_quits_and_the_w
     let home = app.after_app_quit(pid).await?;
 
     // Launched again: the same place and size, notifications still paused, still signed in.
-    let app = AppSession::launch_in(home, &api_url, &[]).await?;
+    let app = AppSession::launch_in(home, &[]).await?;
     app.wait_for("#link-indicator[data-state='live']").await?;
     let window = desktop::window_titled("Live Orders", Duration::from_secs(10))?;
     assert_eq!(desktop::geometry(&window)?, placed, "the window comes back where it was left");
@@ -203,17 +249,14 @@ async fn the_tray_counts_unread_updates_pauses_notifications_and_quits_and_the_w
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_launch_brings_up_the_first_window_instead_of_starting_again() -> anyhow::Result<()> {
-    let data = TempDir::new("e2e-single");
-    let server = OrderServer::start(data.path(), &[])?;
-    let api_url = server.api_url();
-    let app = AppSession::launch(&api_url, &[]).await?;
+    let app = AppSession::launch(&[]).await?;
     app.wait_for("#login-title").await?;
     let window = desktop::window_titled("Live Orders", Duration::from_secs(10))?;
     desktop::minimize(&window)?;
     eventually("minimized", || desktop::is_minimized(&window), |m| *m).await?;
 
     // The same app again, as a user double-clicking its icon would start it.
-    let mut second = Command::new(workspace_binary("live-orders")?).envs(app_env(app.home.path(), &api_url)).spawn()?;
+    let mut second = Command::new(workspace_binary("live-orders")?).envs(app_env(app.home.path())).spawn()?;
     let started = Instant::now();
     let status = loop {
         if let Some(status) = second.try_wait()? {

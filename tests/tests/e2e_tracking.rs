@@ -10,9 +10,9 @@ use order_protocol::Status;
 async fn a_store_update_shows_live_with_a_toast_and_the_bell() -> anyhow::Result<()> {
     let data = TempDir::new("e2e-tracking");
     let server = OrderServer::start(data.path(), &[])?;
-    let app = AppSession::launch(&server.api_url(), &[]).await?;
+    let app = AppSession::launch(&[]).await?;
 
-    app.log_in("alice@example.com", "alice-pass").await?;
+    app.log_in(&server.api_url(), "alice@example.com", "alice-pass").await?;
     app.wait_for("#link-indicator[data-state='live']").await?;
     app.click("header nav a[href='#/orders']").await?;
     app.wait_for(".order-row[data-order-id]").await?;
@@ -70,8 +70,8 @@ async fn an_outage_is_shown_honestly_and_nothing_is_missed() -> anyhow::Result<(
     let data = TempDir::new("e2e-outage");
     let mut server = OrderServer::start(data.path(), &[])?;
     let addr = server.addr.to_string();
-    let app = AppSession::launch(&server.api_url(), &[]).await?;
-    app.log_in("alice@example.com", "alice-pass").await?;
+    let app = AppSession::launch(&[]).await?;
+    app.log_in(&server.api_url(), "alice@example.com", "alice-pass").await?;
     app.wait_for("#link-indicator[data-state='live']").await?;
     app.click("header nav a[href='#/orders']").await?;
     let row = app.wait_for(".order-row[data-status='pending'], .order-row[data-status='confirmed']").await?;

@@ -34,6 +34,9 @@ pub enum ApiError {
     /// A 2xx whose body is not what the contract says.
     #[error("the server's answer was not understood: {0}")]
     Decode(String),
+    /// An address the user typed answers, but not as an order backend does (see [`ApiError::at_typed_address`]).
+    #[error("this address does not answer as an order server: {0}")]
+    NotAnOrderServer(String),
 }
 
 impl ApiError {
@@ -42,6 +45,21 @@ impl ApiError {
     }
     pub fn is_network(&self) -> bool {
         matches!(self, ApiError::Network(_))
+    }
+
+    /// Reads a failure of a route every order backend has (sign-in, health) at an address the user typed: a
+    /// 404 or 405 there, or a success that is not the contract's JSON, comes from some other web server (a
+    /// wrong port or path), not from an order backend having a bad moment.
+    fn at_typed_address(self, route: &str) -> ApiError {
+        match self {
+            ApiError::Status { status: status @ (404 | 405), .. } => {
+                ApiError::NotAnOrderServer(format!("it answered {status} to {route}"))
+            }
+            ApiError::Decode(_) => {
+                ApiError::NotAnOrderServer(format!("its answer to {route} is not an order server's"))
+            }
+            other => other,
+        }
     }
 }
 
@@ -178,11 +196,21 @@ impl Api {
         }
     }
 
-    /// `POST /auth/login`. A refusal is [`ApiError::Unauthorized`] with the server's message.
+    /// `GET /health` at an address the user typed, before anything is switched to it: whether an order
+    /// backend answers there ([`ApiError::NotAnOrderServer`] when some other web server does).
+    pub async fn probe(&self) -> Result<order_protocol::Health, ApiError> {
+        self.health().await.map_err(|e| e.at_typed_address("a health check"))
+    }
+
+    /// `POST /auth/login`. A refusal is [`ApiError::Unauthorized`] with the server's message; a web server that
+    /// is no order backend is [`ApiError::NotAnOrderServer`].
     pub async fn login(&self, email: &str, password: &str) -> Result<(Token, User), ApiError> {
         let body = serde_json::to_value(LoginRequest { email: email.to_owned(), password: password.to_owned() })
             .map_err(|e| ApiError::Decode(e.to_string()))?;
-        let r: LoginResponse = self.json(Method::POST, "/auth/login", None, Some(body)).await?;
+        let r: LoginResponse = self
+            .json(Method::POST, "/auth/login", None, Some(body))
+            .await
+            .map_err(|e| e.at_typed_address("a sign-in"))?;
         Ok((Token::new(r.token), r.user))
     }
 
@@ -289,5 +317,18 @@ mod tests {
         assert_eq!(normalize_api_url("http://h:1/api/"), "http://h:1/api");
         assert_eq!(Api::new("http://h:1/api").origin(), "http://h:1");
         assert_eq!(path_segment("a/b c"), "a%2Fb%20c");
+    }
+
+    #[test]
+    fn only_answers_no_order_backend_gives_mean_a_wrong_address() {
+        let not_found = ApiError::Status { status: 404, message: "Not Found".into() };
+        assert!(matches!(not_found.at_typed_address("a sign-in"), ApiError::NotAnOrderServer(_)));
+        let html = ApiError::Decode("expected value at line 1".into());
+        assert!(matches!(html.at_typed_address("a sign-in"), ApiError::NotAnOrderServer(_)));
+        // A backend that is there but unwell, or refuses, is not called a wrong address.
+        let busy = ApiError::Status { status: 503, message: "busy".into() };
+        assert!(matches!(busy.at_typed_address("a sign-in"), ApiError::Status { status: 503, .. }));
+        let refused = ApiError::Unauthorized("Invalid credentials".into());
+        assert!(refused.at_typed_address("a sign-in").is_unauthorized());
     }
 }

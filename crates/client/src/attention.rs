@@ -66,12 +66,13 @@ pub fn tray_label(unread: usize) -> String {
 /// A REST failure as the UI shows it: a code to choose the words, and the details.
 pub fn api_error(e: &ApiError) -> CommandError {
     let (code, message) = match e {
-        ApiError::Network(m) => (ErrorCode::Unreachable, format!("The server cannot be reached ({m}).")),
+        ApiError::Network(m) => (ErrorCode::Unreachable, m.clone()),
         ApiError::Unauthorized(m) => (ErrorCode::BadCredentials, m.clone()),
         ApiError::Status { status: 429, message } => (ErrorCode::TooManyAttempts, message.clone()),
         ApiError::Status { status: 400 | 422, message } => (ErrorCode::Invalid, message.clone()),
         ApiError::Status { message, .. } => (ErrorCode::Server, message.clone()),
         ApiError::Decode(m) => (ErrorCode::Server, m.clone()),
+        ApiError::NotAnOrderServer(m) => (ErrorCode::NotAnOrderServer, m.clone()),
     };
     CommandError { code, message }
 }
@@ -123,6 +124,7 @@ mod tests {
             (ApiError::Unauthorized("Invalid credentials".into()), ErrorCode::BadCredentials),
             (ApiError::Status { status: 429, message: "Too many attempts".into() }, ErrorCode::TooManyAttempts),
             (ApiError::Status { status: 500, message: "boom".into() }, ErrorCode::Server),
+            (ApiError::NotAnOrderServer("it answered 404 to a sign-in".into()), ErrorCode::NotAnOrderServer),
         ];
         for (e, code) in cases {
             assert_eq!(api_error(&e).code, code, "{e}");

@@ -123,9 +123,19 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Starts the engine on the current tokio runtime. With a token in `store` it shows the cached state and
-    /// connects at once; without one the link is `LoggedOut` until [`Engine::login`].
+    /// Starts the engine on the current tokio runtime (it panics outside one; see [`Engine::start_on`]).
     pub fn start(config: EngineConfig, store: Arc<dyn TokenStore>) -> (Engine, mpsc::UnboundedReceiver<ClientEvent>) {
+        Self::start_on(&tokio::runtime::Handle::current(), config, store)
+    }
+
+    /// Starts the engine on the runtime `rt`, from any thread, inside that runtime or not; it never blocks.
+    /// With a token in `store` it shows the cached state and connects at once; without one the link is
+    /// `LoggedOut` until [`Engine::login`].
+    pub fn start_on(
+        rt: &tokio::runtime::Handle,
+        config: EngineConfig,
+        store: Arc<dyn TokenStore>,
+    ) -> (Engine, mpsc::UnboundedReceiver<ClientEvent>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (link_tx, link_rx) = mpsc::unbounded_channel();
@@ -152,7 +162,7 @@ impl Engine {
             flush_at: None,
             refresh_not_before: Instant::now(),
         };
-        tokio::spawn(runner.run(rx, link_rx));
+        rt.spawn(runner.run(rx, link_rx));
         (Engine { tx, api, store }, events_rx)
     }
 
@@ -168,15 +178,16 @@ impl Engine {
     /// Logs in, keeps the token in the store, and (re)starts the link. A refusal is `ApiError::Unauthorized`.
     pub async fn login(&self, email: &str, password: &str) -> Result<User, EngineError> {
         let (token, user) = self.api.login(email, password).await?;
-        self.store.save(&token)?;
-        self.send(Command::Session { token, user: Some(user.clone()) })?;
+        self.use_token(token, Some(user.clone()))?;
         Ok(user)
     }
 
-    /// Starts a session with a token obtained elsewhere (kept in the store too).
-    pub fn use_token(&self, token: Token) -> Result<(), EngineError> {
+    /// Starts a session with a token obtained elsewhere (kept in the store too): a sign-in made before this
+    /// engine existed ([`Api::login`] on a server not switched to yet), or a token from a test. `user` is who
+    /// the sign-in said it is, when known.
+    pub fn use_token(&self, token: Token, user: Option<User>) -> Result<(), EngineError> {
         self.store.save(&token)?;
-        self.send(Command::Session { token, user: None })
+        self.send(Command::Session { token, user })
     }
 
     /// Follows one order's room (its detail page is open).

@@ -100,13 +100,37 @@ pub enum ErrorCode {
     Server,
     /// Bad input from the UI (an empty field, a malformed URL).
     Invalid,
+    /// The address answers, but not as an order backend (another web server, a wrong port or path).
+    NotAnOrderServer,
+    /// The shell did not answer a command in time (the UI's deadline passed).
+    NoAnswer,
     /// Anything else.
     Internal,
 }
 
-/// A command's failure, as the UI receives it.
+/// A command's failure, as the UI receives it: a code, and the details in `message`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CommandError {
     pub code: ErrorCode,
     pub message: String,
+}
+
+impl CommandError {
+    /// The failure in words for the customer: what happened and what to do, then the details. The one
+    /// place these words are made, for every screen.
+    pub fn explain(&self) -> String {
+        let m = &self.message;
+        match self.code {
+            ErrorCode::BadCredentials => "Wrong email or password.".to_owned(),
+            ErrorCode::Unreachable => {
+                format!("The server cannot be reached. Check its address and your connection. ({m})")
+            }
+            ErrorCode::TooManyAttempts => format!("Too many attempts. Wait a moment and try again. ({m})"),
+            ErrorCode::NotAnOrderServer => {
+                format!("This address does not answer as an order server ({m}). Check it: it usually ends in /api.")
+            }
+            ErrorCode::NoAnswer => format!("Something went wrong: the app did not answer in time ({m}). Try again."),
+            ErrorCode::LoggedOut | ErrorCode::Server | ErrorCode::Invalid | ErrorCode::Internal => m.clone(),
+        }
+    }
 }

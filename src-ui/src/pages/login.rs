@@ -1,7 +1,7 @@
 //! Sign in: email and password, the server address editable, and errors in words (wrong credentials,
-//! server unreachable, too many attempts, a session that ended).
+//! server unreachable or no order server, too many attempts, no answer, a session that ended).
 
-use order_protocol::shell::{ErrorCode, SessionInfo};
+use order_protocol::shell::{CommandError, SessionInfo};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -14,7 +14,7 @@ pub fn login() -> Html {
     let email = use_node_ref();
     let password = use_node_ref();
     let server = use_node_ref();
-    let error = use_state(|| None::<String>);
+    let error = use_state(|| None::<CommandError>);
     let busy = use_state(|| false);
     let session = store.session.clone();
     let api_url = session.as_ref().map(|s| s.api_url.clone()).unwrap_or_default();
@@ -38,17 +38,7 @@ pub fn login() -> Html {
                         store.dispatch(Action::Session(info));
                         crate::app::refresh(&store);
                     }
-                    Err(e) => error.set(Some(match e.code {
-                        ErrorCode::BadCredentials => "Wrong email or password.".to_owned(),
-                        ErrorCode::Unreachable => format!(
-                            "The server cannot be reached. Check its address and your connection. ({})",
-                            e.message
-                        ),
-                        ErrorCode::TooManyAttempts => {
-                            format!("Too many attempts. Wait a moment and try again. ({})", e.message)
-                        }
-                        _ => e.message,
-                    })),
+                    Err(e) => error.set(Some(e)),
                 }
                 busy.set(false);
             });
@@ -67,13 +57,15 @@ pub fn login() -> Html {
                 <label>{ "Password" }
                     <input ref={password} name="password" type="password" autocomplete="current-password" required=true />
                 </label>
-                <details>
+                <details id="login-server">
                     <summary>{ "Server" }</summary>
                     <label>{ "Order server address" }
                         <input ref={server} name="server" type="url" value={api_url.clone()} />
                     </label>
                 </details>
-                if let Some(e) = (*error).clone() { <p class="error" id="login-error" role="alert">{ e }</p> }
+                if let Some(e) = (*error).clone() {
+                    <p class="error" id="login-error" role="alert" data-code={ipc::code_name(&e)}>{ e.explain() }</p>
+                }
                 <button type="submit" class="primary" disabled={*busy}>
                     { if *busy { "Signing in…" } else { "Sign in" } }
                 </button>

@@ -1,17 +1,21 @@
-//! Settings: the server address, when native notifications show and for what, closing to the tray, and
-//! signing out.
+//! Settings: the server (switching to another signs out of this one), when native notifications show and for
+//! what, closing to the tray, and signing out.
 
-use order_protocol::shell::{NotifyPolicy, Settings};
+use order_protocol::shell::{CommandError, NotifyPolicy, SessionInfo, Settings};
+use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::ipc;
-use crate::store::use_store;
+use crate::store::{use_store, Action};
 
 #[function_component(SettingsPage)]
 pub fn settings_page() -> Html {
     let store = use_store();
     let settings = use_state(|| None::<Settings>);
     let saved = use_state(|| None::<String>);
+    let server = use_node_ref();
+    let server_error = use_state(|| None::<CommandError>);
+    let switching = use_state(|| false);
     {
         let settings = settings.clone();
         use_effect_with((), move |_| {
@@ -32,7 +36,7 @@ pub fn settings_page() -> Html {
                 let r = ipc::invoke::<_, ()>("save_settings", &serde_json::json!({ "settings": next })).await;
                 saved.set(Some(match r {
                     Ok(()) => "Saved.".to_owned(),
-                    Err(e) => e.message,
+                    Err(e) => e.explain(),
                 }));
             });
         }
@@ -60,12 +64,26 @@ pub fn settings_page() -> Html {
             </label>
         }
     };
-    let on_server = {
-        let (save, current) = (save.clone(), current.clone());
-        Callback::from(move |e: Event| {
-            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
-            let v = input.value().trim().to_owned();
-            save(Settings { api_url: (!v.is_empty()).then_some(v), ..current.clone() });
+    let switch_server = {
+        let (store, server, server_error, switching) =
+            (store.clone(), server.clone(), server_error.clone(), switching.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let url = server.cast::<HtmlInputElement>().map(|i| i.value()).unwrap_or_default();
+            let (store, server_error, switching) = (store.clone(), server_error.clone(), switching.clone());
+            switching.set(true);
+            server_error.set(None);
+            wasm_bindgen_futures::spawn_local(async move {
+                let args = serde_json::json!({ "apiUrl": url });
+                match ipc::invoke::<_, SessionInfo>("switch_server", &args).await {
+                    Ok(info) => {
+                        store.dispatch(Action::Session(info));
+                        crate::app::refresh(&store);
+                    }
+                    Err(e) => server_error.set(Some(e)),
+                }
+                switching.set(false);
+            });
         })
     };
     let logout = {
@@ -83,12 +101,21 @@ pub fn settings_page() -> Html {
     html! {
         <section class="settings" aria-labelledby="settings-title">
             <h1 id="settings-title">{ "Settings" }</h1>
-            <fieldset class="card">
-                <legend>{ "Server" }</legend>
-                <label>{ "Order server address" }
-                    <input name="server" type="url" value={current.api_url.clone().unwrap_or(api_url)} onchange={on_server} />
-                </label>
-            </fieldset>
+            <form class="card" id="server-form" onsubmit={switch_server}>
+                <fieldset>
+                    <legend>{ "Server" }</legend>
+                    <label>{ "Order server address" }
+                        <input ref={server} name="server" type="url" required=true value={api_url} />
+                    </label>
+                    <p class="muted">{ "Switching to another server signs you out of this one." }</p>
+                    if let Some(e) = (*server_error).clone() {
+                        <p class="error" id="server-error" role="alert" data-code={ipc::code_name(&e)}>{ e.explain() }</p>
+                    }
+                    <button type="submit" id="switch-server" disabled={*switching}>
+                        { if *switching { "Switching…" } else { "Switch server" } }
+                    </button>
+                </fieldset>
+            </form>
             <fieldset class="card">
                 <legend>{ "Desktop notifications" }</legend>
                 { policy(NotifyPolicy::WhenUnfocused, "Only when the window is in the background or minimized") }
