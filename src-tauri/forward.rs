@@ -26,21 +26,21 @@ pub async fn run<R: Runtime>(
 ) {
     let mut batch: Vec<Patch> = Vec::new();
     let mut last_emit = Instant::now() - FRAME;
-    let handle = |app: &AppHandle<R>, ev, batch: &mut Vec<Patch>| {
+    let take = |app: &AppHandle<R>, ev, batch: &mut Vec<Patch>| {
         // An engine whose backend was left says nothing more to the UI, the OS or the session.
         if forwarding.is_current() {
             handle(app, ev, batch, &session);
         }
     };
     while let Some(first) = events.recv().await {
-        handle(&app, first, &mut batch);
+        take(&app, first, &mut batch);
         // Collect whatever else arrives until a frame has passed since the last emit.
         let due = last_emit + FRAME;
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(due) => break,
                 next = events.recv() => match next {
-                    Some(ev) => handle(&app, ev, &mut batch),
+                    Some(ev) => take(&app, ev, &mut batch),
                     None => break,
                 },
             }

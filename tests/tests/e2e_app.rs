@@ -73,7 +73,8 @@ async fn a_web_server_that_is_not_an_order_backend() -> anyhow::Result<(String, 
 }
 
 /// Every way a sign-in can fail says so in words, and the form is ready to try again: nothing listening at
-/// the address, a web server that is no order backend, and wrong credentials on a real one.
+/// the address, a server that never answers, a web server that is no order backend, and wrong credentials on
+/// a real one.
 #[tokio::test(flavor = "multi_thread")]
 async fn login_failures_are_explained() -> anyhow::Result<()> {
     let app = AppSession::launch(&[]).await?;
@@ -82,6 +83,22 @@ async fn login_failures_are_explained() -> anyhow::Result<()> {
     let error = app.text_of("#login-error").await?;
     assert!(error.starts_with("The server cannot be reached"), "{error}");
     app.wait_for("button[type=submit]:not([disabled])").await?;
+
+    // A server that takes the connection and never answers: the form gives up in words, no endless spinner.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let silent_url = format!("http://{}/api", silent.local_addr()?);
+    let held = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            held.push(stream);
+        }
+    });
+    app.log_in(&silent_url, "alice@example.com", "alice-pass").await?;
+    app.wait_for("button[type=submit][disabled]").await?;
+    let error = app.text_of("#login-error").await?;
+    assert!(error.starts_with("The server cannot be reached") && error.contains("no answer within"), "{error}");
+    app.wait_for("button[type=submit]:not([disabled])").await?;
+    held.abort();
 
     let (web, web_task) = a_web_server_that_is_not_an_order_backend().await?;
     app.log_in(&web, "alice@example.com", "alice-pass").await?;

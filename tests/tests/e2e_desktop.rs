@@ -92,6 +92,7 @@ async fn switching_the_server_in_settings_ends_the_old_session_and_shows_the_new
     app.click("#switch-server").await?;
     let error = app.text_of("#server-error").await?;
     assert!(error.starts_with("The server cannot be reached"), "{error}");
+    app.screenshot("settings-switch-refused").await?;
     app.wait_for("#link-indicator[data-state='live']").await?;
     assert!(keychain_secret(&a.api_url()).is_some(), "a refused switch keeps the session on A");
 

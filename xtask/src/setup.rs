@@ -82,7 +82,7 @@ pub enum WasmRoute {
     /// rustup's std for wasm32: the normal way.
     Rustup,
     /// Debian's rustc-web building std from source (`-Z build-std`): for machines where rustup cannot
-    /// download the wasm32 target. See shared/toolchain/NOTES.md.
+    /// download the wasm32 target.
     Debian,
 }
 

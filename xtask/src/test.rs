@@ -15,15 +15,53 @@ use crate::build::{self, Profile};
 use crate::setup;
 use crate::util::{self, have};
 
+/// How long each stage of the run took, printed as each ends and all together at the end, so a stage that
+/// grows shows in every CI log.
+struct Stages {
+    started: Instant,
+    done: Vec<(&'static str, Duration)>,
+}
+
+impl Stages {
+    fn new() -> Stages {
+        Stages { started: Instant::now(), done: Vec::new() }
+    }
+
+    fn run(&mut self, name: &'static str, stage: impl FnOnce() -> Result<()>) -> Result<()> {
+        let t = Instant::now();
+        let result = stage();
+        self.done.push((name, t.elapsed()));
+        eprintln!(
+            "xtask test: stage `{name}` {} in {:.1?}",
+            if result.is_ok() { "passed" } else { "FAILED" },
+            t.elapsed()
+        );
+        if result.is_err() {
+            self.report();
+        }
+        result
+    }
+
+    fn report(&self) {
+        eprintln!("xtask test: time per stage");
+        for (name, took) in &self.done {
+            eprintln!("  {name:<10} {:>7.1} s", took.as_secs_f64());
+        }
+        eprintln!("  {:<10} {:>7.1} s", "total", self.started.elapsed().as_secs_f64());
+    }
+}
+
 pub fn run() -> Result<()> {
-    let started = Instant::now();
-    setup::run()?;
-    util::run(util::cargo().args(["fmt", "--all", "--check"]))?;
-    build::ui(Profile::Debug)?;
-    util::run(util::cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
+    let mut stages = Stages::new();
+    stages.run("setup", setup::run)?;
+    stages.run("fmt", || util::run(util::cargo().args(["fmt", "--all", "--check"])))?;
+    stages.run("ui", || build::ui(Profile::Debug))?;
+    stages.run("clippy", || {
+        util::run(util::cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))
+    })?;
     // Every target at once, with the features `cargo test --workspace` unifies, so the tests below reuse
     // these artifacts (the app and order-server binaries the end-to-end tests start among them).
-    util::run(util::cargo().args(["build", "--workspace", "--all-targets", "--locked"]))?;
+    stages.run("build", || util::run(util::cargo().args(["build", "--workspace", "--all-targets", "--locked"])))?;
 
     let _xvfb = if std::env::var_os("DISPLAY").is_none() { Some(Xvfb::start()?) } else { None };
     // The private session: an unlocked Secret Service (gnome-keyring, its files in a temp dir) and a
@@ -46,8 +84,9 @@ trap 'kill $dunst_pid $wm_pid 2>/dev/null || true' EXIT
     if let Some(x) = &_xvfb {
         cmd.env("DISPLAY", &x.display);
     }
-    util::run(&mut cmd)?;
-    eprintln!("xtask test: all checks passed in {:.0?}", started.elapsed());
+    stages.run("tests", || util::run(&mut cmd))?;
+    stages.report();
+    eprintln!("xtask test: all checks passed in {:.0?}", stages.started.elapsed());
     Ok(())
 }
 

@@ -52,3 +52,30 @@ fn no_token_is_committed() {
         .collect();
     assert!(offenders.is_empty(), "JWT-shaped strings are committed in {offenders:?}; mint tokens at run time");
 }
+
+#[test]
+fn the_shell_never_blocks_on_the_async_runtime() {
+    // From an async command (or any task on Tauri's runtime) `block_on` panics, "Cannot start a runtime from
+    // within a runtime", or deadlocks; the shell starts and awaits things on a runtime handle instead.
+    let offenders: Vec<String> = tracked_files()
+        .into_iter()
+        .filter(|f| f.starts_with("src-tauri/") && f.ends_with(".rs"))
+        .filter(|f| read(f).contains("block_on"))
+        .collect();
+    assert!(offenders.is_empty(), "src-tauri calls block_on in {offenders:?}: take a runtime handle instead");
+}
+
+#[test]
+fn nothing_points_outside_the_repository() {
+    // A user who clones the project has only what is in it: no file may send the reader to a folder beside it.
+    let outside = ["../shared", "shared/CONTRACT", "shared/DESIGN", "shared/STYLE", "shared/toolchain"];
+    let offenders: Vec<String> = tracked_files()
+        .into_iter()
+        .filter(|f| !f.ends_with(".lock") && !f.ends_with("package-lock.json") && f != "xtask/src/tidy.rs")
+        .filter(|f| {
+            let text = read(f);
+            outside.iter().any(|o| text.contains(o))
+        })
+        .collect();
+    assert!(offenders.is_empty(), "these files point outside the repository: {offenders:?}");
+}

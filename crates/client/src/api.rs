@@ -110,7 +110,7 @@ impl Api {
         self.http.get_or_init(|| {
             reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(5))
-                .timeout(Duration::from_secs(15))
+                .timeout(REQUEST_TIMEOUT)
                 .build()
                 .expect("a reqwest client with timeouts only always builds")
         })
@@ -151,7 +151,7 @@ impl Api {
             req = req.json(&b);
         }
         // reqwest's error text names the URL, which never holds a secret here.
-        req.send().await.map_err(|e| ApiError::Network(e.without_url().to_string()))
+        req.send().await.map_err(network)
     }
 
     async fn error_of(resp: reqwest::Response) -> ApiError {
@@ -183,7 +183,7 @@ impl Api {
         if !resp.status().is_success() {
             return Err(Self::error_of(resp).await);
         }
-        let bytes = resp.bytes().await.map_err(|e| ApiError::Network(e.without_url().to_string()))?;
+        let bytes = resp.bytes().await.map_err(network)?;
         serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode(format!("{path}: {e}")))
     }
 
@@ -245,7 +245,7 @@ impl Api {
         let resp = self.send(Method::GET, &path, Some(token), None).await?;
         match resp.status() {
             s if s.is_success() => {
-                let bytes = resp.bytes().await.map_err(|e| ApiError::Network(e.without_url().to_string()))?;
+                let bytes = resp.bytes().await.map_err(network)?;
                 match serde_json::from_slice::<ChangesResponse>(&bytes) {
                     Ok(c) => Ok(Changes::Replay(c)),
                     // A 200 that is not a change list: an `/orders/:id` route that answered with an order.
@@ -292,6 +292,24 @@ impl Api {
         let body = serde_json::to_value(order).map_err(|e| ApiError::Decode(e.to_string()))?;
         self.json(Method::POST, "/orders", Some(token), Some(body)).await
     }
+}
+
+/// The longest one request may take, answer included.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A transport failure in words. reqwest's own text names only the kind of failure ("error sending request");
+/// the innermost cause says what happened ("Connection refused"). The URL is left out: nothing in it is
+/// secret, but it is noise beside the address the user typed.
+fn network(e: reqwest::Error) -> ApiError {
+    let e = e.without_url();
+    if e.is_timeout() {
+        return ApiError::Network(format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()));
+    }
+    let mut cause: &dyn std::error::Error = &e;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    ApiError::Network(cause.to_string())
 }
 
 /// Ids are opaque: keep one from breaking out of its path segment.

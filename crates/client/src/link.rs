@@ -1,7 +1,9 @@
 //! `LiveLink`: one Socket.IO connection attempt on rust_socketio, reporting everything to the engine's loop.
 //!
-//! rust_socketio 0.6 has gaps the engine covers (see `shared/toolchain/RUST_SOCKETIO.md`), so a link here is
-//! deliberately dumb: its own reconnection is off, one link is one attempt, and every callback only forwards a
+//! rust_socketio 0.6 has gaps the engine covers: a failed first connect and a server-side disconnect are not
+//! retried, its backoff stops sleeping after 15 minutes of outage, an emit sent before the server's CONNECT
+//! reply is lost, a refused token is retried forever, a silent cut is noticed only by the ping timeout, and
+//! nothing missed is ever replayed. So a link here is deliberately dumb: its own reconnection is off, one link is one attempt, and every callback only forwards a
 //! [`LinkEvent`] tagged with the link's generation number to the engine. A torn-down client can still fire
 //! callbacks until its connection really ends; the generation tag lets the engine ignore them. Events are
 //! reduced to their first argument: a server with connection state recovery appends an offset string to

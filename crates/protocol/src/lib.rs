@@ -1,4 +1,4 @@
-//! `order-protocol`: every JSON shape of the order backend contract (`shared/CONTRACT.md`) as a serde type.
+//! `order-protocol`: every JSON shape of the order backend contract (`docs/CONTRACT.md`) as a serde type.
 //!
 //! Tolerant on input: unknown fields are ignored, `_id` and `id` are both accepted, optional fields may be
 //! missing, an unknown status parses as [`Status::Unknown`]. Strict on output: camelCase names exactly as the

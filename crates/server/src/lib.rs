@@ -1,4 +1,4 @@
-//! `order-server`: the reference order backend of Live Orders (shared/CONTRACT.md, base contract and every
+//! `order-server`: the reference order backend of Live Orders (docs/CONTRACT.md, base contract and every
 //! extension), built on axum (REST), socketioxide (Socket.IO v4) and SQLite (sqlx).
 //!
 //! How a change travels: a REST handler (or the CLI, or the simulator) calls the [`store::Store`], which writes

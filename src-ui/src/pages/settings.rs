@@ -101,8 +101,8 @@ pub fn settings_page() -> Html {
     html! {
         <section class="settings" aria-labelledby="settings-title">
             <h1 id="settings-title">{ "Settings" }</h1>
-            <form class="card" id="server-form" onsubmit={switch_server}>
-                <fieldset>
+            <form id="server-form" onsubmit={switch_server}>
+                <fieldset class="card">
                     <legend>{ "Server" }</legend>
                     <label>{ "Order server address" }
                         <input ref={server} name="server" type="url" required=true value={api_url} />
@@ -111,7 +111,7 @@ pub fn settings_page() -> Html {
                     if let Some(e) = (*server_error).clone() {
                         <p class="error" id="server-error" role="alert" data-code={ipc::code_name(&e)}>{ e.explain() }</p>
                     }
-                    <button type="submit" id="switch-server" disabled={*switching}>
+                    <button type="submit" id="switch-server" class="primary" disabled={*switching}>
                         { if *switching { "Switching…" } else { "Switch server" } }
                     </button>
                 </fieldset>

@@ -1,4 +1,4 @@
-// A base-contract order backend (shared/CONTRACT.md, "Base contract" only) on the official socket.io 4.8 server,
+// A base-contract order backend (docs/CONTRACT.md, "Base contract" only) on the official socket.io 4.8 server,
 // built the usual way: Express REST under /api, JWT in the Socket.IO handshake, rooms per customer and per order,
 // and connection state recovery switched on, so every event carries an extra trailing offset argument.
 // It has none of order-server's extensions: GET /api/orders/changes falls into /orders/:id and answers 404.
