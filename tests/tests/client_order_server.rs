@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use live_orders_tests::client_log::{monotonic, EventLog};
+use live_orders_tests::client_log::{link_of, monotonic, EventLog};
 use live_orders_tests::cut_proxy::{CutProxy, Mode};
+use live_orders_tests::fault_proxy::{Fault, FaultProxy};
 use live_orders_tests::procs::TempDir;
 use order_client::{Api, ClientEvent, Engine, EngineConfig, MemoryTokenStore, Token};
 use order_protocol::{Order, Patch, Status};
@@ -38,6 +39,100 @@ async fn step(api: &Api, owner: &Token, id: &str, now: Status) -> Result<Option<
     let Some(next) = now.next() else { return Ok(None) };
     api.set_status(owner, id, next).await?;
     Ok(Some(next))
+}
+
+/// The cursor regression: the socket comes back, a live event lands while the catch-up runs, and then that
+/// catch-up dies. The change missed during the cut must still arrive with the next catch-up: a cursor that
+/// jumped to the live event's `seq` would start the replay past it, and the order would never move.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_event_during_a_catch_up_that_dies_does_not_skip_the_change_missed_before_it() -> Result<()> {
+    let dir = TempDir::new("cursor");
+    let srv = server(&dir.0.join("orders.db")).await?;
+    let proxy = FaultProxy::start(srv.addr()).await?;
+    let (engine, rx) = Engine::start(EngineConfig::new(proxy.api_url()), Arc::new(MemoryTokenStore::default()));
+    let log = EventLog::record(rx);
+    engine.login("alice@example.com", "alice-pass").await?;
+    log.wait_link("live", 0, LONG).await?;
+
+    let direct = Api::new(&srv.api_url());
+    let owner = login(&direct, "owner").await?;
+    let active = active_orders(&direct).await?;
+    let (missed, live) = match active.as_slice() {
+        [a, b, ..] => (a, b),
+        _ => anyhow::bail!("the seed has two active orders for alice"),
+    };
+
+    // Cut: the first order moves while the client cannot hear it.
+    proxy.cut();
+    let from = log.len();
+    log.wait_for("the link to go down", LONG, |events| {
+        events[from..].iter().any(|(_, e)| link_of(e).is_some_and(|l| !l.is_live()))
+    })
+    .await?;
+    let missed_to = step(&direct, &owner, &missed.id, missed.status).await?.expect("an active order moves on");
+
+    // The socket comes back, but the replay request hangs; meanwhile the second order moves, live.
+    proxy.fail("/api/orders/changes", Fault::Stall);
+    proxy.reopen();
+    proxy.wait_stalled(1, LONG).await?;
+    let live_to = step(&direct, &owner, &live.id, live.status).await?.expect("an active order moves on");
+    log.wait_for("the live update during the catch-up", LONG, |_| log.statuses_of(&live.id).last() == Some(&live_to))
+        .await?;
+    assert_ne!(log.statuses_of(&missed.id).last(), Some(&missed_to), "not replayed yet");
+
+    // That catch-up dies; the next one goes through and must bring the missed change.
+    proxy.clear();
+    proxy.release();
+    log.wait_for("the change missed during the cut", LONG, |_| log.statuses_of(&missed.id).last() == Some(&missed_to))
+        .await?;
+    assert_eq!(log.statuses_of(&missed.id), vec![missed.status, missed_to], "once, in order");
+    assert_eq!(log.statuses_of(&live.id), vec![live.status, live_to], "the live one once");
+    engine.shutdown().await;
+    Ok(())
+}
+
+/// Discovery believes only definite answers: a 503 from `/orders/changes` in passing is retried, and does not
+/// cost the session its extensions. Read state marked in the app still reaches the server, as it does only
+/// with them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passing_503_during_discovery_keeps_the_extensions() -> Result<()> {
+    let dir = TempDir::new("discovery");
+    let srv = server(&dir.0.join("orders.db")).await?;
+    let proxy = FaultProxy::start(srv.addr()).await?;
+    proxy.fail("/api/orders/changes", Fault::Status(503));
+    let (engine, rx) = Engine::start(EngineConfig::new(proxy.api_url()), Arc::new(MemoryTokenStore::default()));
+    let log = EventLog::record(rx);
+    engine.login("alice@example.com", "alice-pass").await?;
+    proxy.wait_faulted(1, LONG).await?;
+    proxy.clear();
+    log.wait_link("live", 0, LONG).await?;
+
+    let direct = Api::new(&srv.api_url());
+    let (owner, alice) = (login(&direct, "owner").await?, login(&direct, "alice").await?);
+    let order = active_orders(&direct).await?.into_iter().next().expect("alice has an active order");
+    step(&direct, &owner, &order.id, order.status).await?;
+    let mut note = None;
+    log.wait_for("the notification of that move", LONG, |events| {
+        note = events.iter().find_map(|(_, e)| match e {
+            ClientEvent::Notify(n) if n.order_id.as_deref() == Some(order.id.as_str()) => Some(n.id.clone()),
+            _ => None,
+        });
+        note.is_some()
+    })
+    .await?;
+    let note = note.expect("found above");
+    engine.mark_read(note.clone())?;
+    let deadline = tokio::time::Instant::now() + LONG;
+    loop {
+        let read = direct.notifications(&alice).await?.into_iter().any(|n| n.id == note && n.read);
+        if read {
+            break;
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "the read mark never reached the server");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    engine.shutdown().await;
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -64,15 +64,19 @@ impl ApiError {
 }
 
 /// The answer of `GET /orders/changes?since=`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug)]
 pub enum Changes {
     /// The caller's events after `since`, oldest first.
     Replay(ChangesResponse),
     /// `410`: `since` is out of the retained log (or the data was recreated): reload and start from
     /// `latest_seq`, when the server said it.
     Gone { latest_seq: Option<u64> },
-    /// The server has no change log (a base-contract backend).
+    /// The server has no change log (a base-contract backend): the contract's 404.
     Unsupported,
+    /// A 400 or 500, what an Express backend's `/orders/:id` route answers when it takes `changes` for an id.
+    /// It means "no change log" only on a server not known to have one, and only once `GET /orders` works
+    /// (the caller checks); from a server known to have the extensions it is a failure to retry.
+    CatchAll(ApiError),
 }
 
 /// Normalises a base URL: trailing slashes off, `/api` appended when missing.
@@ -238,8 +242,9 @@ impl Api {
         self.json(Method::GET, &format!("/orders/{}", path_segment(id)), Some(token), None).await
     }
 
-    /// `GET /orders/changes?since=` (extension). A base-contract backend answers 404, or the 400/500 of its
-    /// `/orders/:id` route: that is [`Changes::Unsupported`], not an error.
+    /// `GET /orders/changes?since=` (extension). A base-contract backend answers 404 ([`Changes::Unsupported`])
+    /// or the 400/500 of its `/orders/:id` route ([`Changes::CatchAll`]). Any other failure (a 503 in passing,
+    /// a 429) is an error: it says nothing about what the server speaks.
     pub async fn changes(&self, token: &Token, since: u64) -> Result<Changes, ApiError> {
         let path = format!("/orders/changes?since={since}");
         let resp = self.send(Method::GET, &path, Some(token), None).await?;
@@ -256,8 +261,10 @@ impl Api {
                 let v: serde_json::Value = resp.json().await.unwrap_or_default();
                 Ok(Changes::Gone { latest_seq: v.get("latestSeq").and_then(|s| s.as_u64()) })
             }
-            StatusCode::UNAUTHORIZED => Err(Self::error_of(resp).await),
-            s if s.is_client_error() || s.is_server_error() => Ok(Changes::Unsupported),
+            StatusCode::NOT_FOUND => Ok(Changes::Unsupported),
+            StatusCode::BAD_REQUEST | StatusCode::INTERNAL_SERVER_ERROR => {
+                Ok(Changes::CatchAll(Self::error_of(resp).await))
+            }
             _ => Err(Self::error_of(resp).await),
         }
     }

@@ -110,6 +110,12 @@ pub struct Persisted {
     pub inbox: Vec<InboxItem>,
     pub last_seq: Option<u64>,
     pub watched: Vec<String>,
+    /// Per order, the `seq` of the change whose delivery is shown (see `OrderBook::delivery_seq`).
+    #[serde(default)]
+    pub delivery_seq: BTreeMap<String, u64>,
+    /// The `seq` of the stats shown.
+    #[serde(default)]
+    pub stats_seq: Option<u64>,
 }
 
 /// The client's state and the reducer over it.
@@ -126,7 +132,18 @@ pub struct OrderBook {
     /// When the last fresh data arrived; becomes `last_update_at` when the link leaves `Live`.
     last_event_at: Option<DateTime<Utc>>,
     watched: BTreeSet<String>,
+    /// The replay cursor, a watermark: every change numbered up to it has been applied. It is what the cache
+    /// keeps and where the next catch-up starts, so it must never pass a change not applied yet.
     last_seq: Option<u64>,
+    /// The highest `seq` applied live on the current connection before its catch-up finished. Events that
+    /// arrive during a catch-up are applied at once, but they prove nothing about the changes before them
+    /// (the catch-up brings those): only a finished catch-up lifts the watermark to them.
+    held_seq: Option<u64>,
+    /// Freshness of the parts of the state that carry no time of their own: per order, the `seq` of the change
+    /// whose delivery (driver, ETA, location) is shown, and the `seq` of the stats. A replayed or late event
+    /// numbered at or below them is older news and changes nothing.
+    delivery_seq: BTreeMap<String, u64>,
+    stats_seq: Option<u64>,
     seen: HashSet<(u64, &'static str)>,
     seen_order: VecDeque<(u64, &'static str)>,
     /// Whether stats came from the server: then a reload does not overwrite them with a local count.
@@ -151,6 +168,9 @@ impl OrderBook {
             last_event_at: None,
             watched: BTreeSet::new(),
             last_seq: None,
+            held_seq: None,
+            delivery_seq: BTreeMap::new(),
+            stats_seq: None,
             seen: HashSet::new(),
             seen_order: VecDeque::new(),
             server_stats: false,
@@ -166,6 +186,8 @@ impl OrderBook {
         b.inbox = p.inbox;
         b.last_seq = p.last_seq;
         b.watched = p.watched.into_iter().collect();
+        b.delivery_seq = p.delivery_seq;
+        b.stats_seq = p.stats_seq;
         b
     }
 
@@ -176,6 +198,8 @@ impl OrderBook {
             inbox: self.inbox.clone(),
             last_seq: self.last_seq,
             watched: self.watched.iter().cloned().collect(),
+            delivery_seq: self.delivery_seq.clone(),
+            stats_seq: self.stats_seq,
         }
     }
 
@@ -233,13 +257,18 @@ impl OrderBook {
             Input::Orders { orders, source, at } => self.reload(orders, source, at, &mut fx),
             Input::Notifications { items } => self.sync_inbox(items, &mut fx),
             Input::CaughtUp { latest_seq, reset } => {
-                let forward = self.last_seq.is_none_or(|l| latest_seq > l);
-                if forward || (reset && self.last_seq != Some(latest_seq)) {
-                    self.last_seq = Some(latest_seq);
+                // Everything up to `latest_seq` was in the replay, and whatever came live on this connection
+                // since followed it without a gap: the watermark may now cover both.
+                let reached = self.held_seq.take().map_or(latest_seq, |h| h.max(latest_seq));
+                let forward = self.last_seq.is_none_or(|l| reached > l);
+                if forward || (reset && self.last_seq != Some(reached)) {
+                    self.last_seq = Some(reached);
                     if reset {
-                        // Keys of the old log mean nothing in the new one.
+                        // Numbers of the old log mean nothing in the new one.
                         self.seen.clear();
                         self.seen_order.clear();
+                        self.delivery_seq.clear();
+                        self.stats_seq = None;
                     }
                     fx.push(Effect::Persist);
                 }
@@ -273,6 +302,10 @@ impl OrderBook {
                 }
             }
             Input::Link(link) => {
+                if !link.is_live() {
+                    // The connection whose live events were held is gone, or never finished its catch-up.
+                    self.held_seq = None;
+                }
                 if link != self.link {
                     match (&self.link, &link) {
                         (_, LinkState::Live { since }) => self.last_update_at = Some(*since),
@@ -316,9 +349,13 @@ impl OrderBook {
         if !self.first_time(seq, event.name()) {
             return;
         }
-        if let Some(seq) = seq {
-            if self.last_seq.is_none_or(|l| seq > l) {
-                self.last_seq = Some(seq);
+        if let (Some(seq), Source::Live) = (seq, source) {
+            // Live on a connection whose catch-up finished, events follow each other without a gap; before
+            // that, they are held (see `held_seq`). Replayed events move the watermark with their `CaughtUp`.
+            if self.link.is_live() {
+                self.last_seq = Some(self.last_seq.map_or(seq, |l| l.max(seq)));
+            } else {
+                self.held_seq = Some(self.held_seq.map_or(seq, |h| h.max(seq)));
             }
         }
         let before = fx.len();
@@ -331,6 +368,10 @@ impl OrderBook {
             ServerEvent::CustomerNotification(n) => self.notification(n, fx),
             ServerEvent::OrderStatsUpdate(s) => {
                 self.server_stats = true;
+                if !is_fresher(self.stats_seq, s.seq) {
+                    return;
+                }
+                self.stats_seq = s.seq.or(self.stats_seq);
                 if s.stats != self.stats {
                     self.stats = s.stats;
                     fx.push(ui(Patch::Stats { stats: self.stats }, s.seq));
@@ -367,8 +408,15 @@ impl OrderBook {
                         push_step(&mut v.timeline, u.status, u.updated_at);
                     }
                 }
-                if v.delivery.is_none() {
+                // The delivery shown came from a later change than this one (a late or replayed update): keep it.
+                let newer_delivery_held = match (u.seq, self.delivery_seq.get(&u.order_id)) {
+                    (Some(seq), Some(held_seq)) => *held_seq > seq,
+                    _ => false,
+                };
+                if v.delivery.is_none() || newer_delivery_held {
                     v.delivery = held.and_then(|h| h.delivery.clone());
+                } else if let Some(seq) = u.seq.filter(|_| v.delivery.is_some()) {
+                    self.delivery_seq.insert(u.order_id.clone(), seq);
                 }
                 v
             }
@@ -397,6 +445,12 @@ impl OrderBook {
             tracing::debug!(order_id = %d.order_id, "delivery update for an order not held; skipped");
             return;
         };
+        if !is_fresher(self.delivery_seq.get(&d.order_id).copied(), d.seq) {
+            return;
+        }
+        if let Some(seq) = d.seq {
+            self.delivery_seq.insert(d.order_id.clone(), seq);
+        }
         let delivery = Delivery {
             delivery_status: d.delivery_status,
             estimated_delivery: d.estimated_delivery,
@@ -472,6 +526,7 @@ impl OrderBook {
         let gone: Vec<String> = self.orders.keys().filter(|id| !ids.contains(*id)).cloned().collect();
         for order_id in gone {
             self.orders.remove(&order_id);
+            self.delivery_seq.remove(&order_id);
             fx.push(ui(Patch::OrderRemoved { order_id }, None));
         }
         if !self.server_stats || source == Source::Initial {
@@ -522,6 +577,15 @@ fn ui(patch: Patch, seq: Option<u64>) -> Effect {
 fn push_step(timeline: &mut Vec<TimelineEntry>, status: Status, at: DateTime<Utc>) {
     if timeline.last().map(|e| e.status) != Some(status) {
         timeline.push(TimelineEntry { status, at });
+    }
+}
+
+/// Whether a part of the state last set by change `held` may take the value of change `seq`. Without numbers
+/// (a base-contract backend) the last word wins, as the only order there is the order of arrival.
+fn is_fresher(held: Option<u64>, seq: Option<u64>) -> bool {
+    match (held, seq) {
+        (Some(held), Some(seq)) => seq > held,
+        _ => true,
     }
 }
 

@@ -893,6 +893,12 @@ async fn catch_up(
                 inputs.push(Input::Orders { orders: api.orders(&token).await?, source: reload_source, at });
                 false
             }
+            // Known to have the log: a 400/500 from it now is a failure, retried; it downgrades nothing.
+            Changes::CatchAll(e) if extensions == Some(true) => return Err(e),
+            Changes::CatchAll(_) => {
+                inputs.push(Input::Orders { orders: api.orders(&token).await?, source: reload_source, at });
+                false
+            }
         },
         (_, None) => {
             // No position yet: learn the log's head first, then load; a change in between is seen twice and
@@ -900,7 +906,9 @@ async fn catch_up(
             let latest = match api.changes(&token, 0).await? {
                 Changes::Replay(r) => Some(r.latest_seq),
                 Changes::Gone { latest_seq } => latest_seq.or(Some(0)),
-                Changes::Unsupported => None,
+                Changes::CatchAll(e) if extensions == Some(true) => return Err(e),
+                // Believed only with the `GET /orders` just below answering: if it fails, so does this try.
+                Changes::Unsupported | Changes::CatchAll(_) => None,
             };
             inputs.push(Input::Orders { orders: api.orders(&token).await?, source: reload_source, at });
             if let Some(latest_seq) = latest {

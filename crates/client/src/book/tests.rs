@@ -148,7 +148,6 @@ fn never_backwards_in_time() {
         &["order o1 preparing live #7", "order o1 ready live"],
     );
     assert_eq!(book.order("o1").unwrap().status, Status::Ready);
-    assert_eq!(book.last_seq(), Some(7));
 }
 
 #[test]
@@ -455,6 +454,109 @@ fn caught_up_moves_the_position_forward_or_resets_it() {
     // After a reset, a change numbered like an old one is new.
     let fx = b.apply(upd("o1", Status::Confirmed, 20, Some(9)));
     assert!(fx.iter().any(|e| matches!(e, Effect::Ui { patch: Patch::Order { .. }, .. })));
+}
+
+/// The same input, as a catch-up replays it.
+fn replayed(input: Input) -> Input {
+    match input {
+        Input::Server { event, at, .. } => Input::Server { event, source: Source::CatchUp, at },
+        other => other,
+    }
+}
+
+fn connecting(attempt: u32) -> Input {
+    Input::Link(LinkState::Connecting { attempt, next_retry_at: None })
+}
+
+fn moved(fx: &[Effect]) -> bool {
+    fx.iter().any(|e| matches!(e, Effect::Ui { patch: Patch::Order { .. }, .. }))
+}
+
+/// The cursor is a watermark: every change up to it is applied. A live event during a catch-up is applied at
+/// once, but it lifts the cursor only when that catch-up finishes; if the connection goes first, the next
+/// catch-up starts where the cursor was, and brings the change that was missed.
+#[test]
+fn a_live_event_during_a_catch_up_moves_the_cursor_only_when_the_catch_up_finishes() {
+    let mut b = OrderBook::new();
+    b.apply(connecting(1));
+    b.apply(load(vec![order("o1", Status::Pending, 10), order("o2", Status::Pending, 10)], Source::Initial));
+    b.apply(Input::CaughtUp { latest_seq: 10, reset: false });
+    b.apply(Input::Link(LinkState::Live { since: t(0) }));
+    assert!(moved(&b.apply(upd("o1", Status::Confirmed, 20, Some(11)))));
+    assert_eq!(b.last_seq(), Some(11), "live after a finished catch-up: nothing between");
+
+    // The link drops; o2 moves unseen (#12); the socket is back, and while its catch-up runs o1 moves (#13).
+    b.apply(connecting(1));
+    assert!(moved(&b.apply(upd("o1", Status::Preparing, 30, Some(13)))), "applied at once");
+    assert_eq!(b.last_seq(), Some(11), "#12 is not applied: the cursor stays below it");
+    assert_eq!(b.persisted().last_seq, Some(11), "and so does the cache");
+    // That catch-up dies with its connection.
+    b.apply(connecting(2));
+    assert_eq!(b.last_seq(), Some(11));
+
+    // The next catch-up replays after 11: #12, new, and #13, a duplicate now.
+    assert!(moved(&b.apply(replayed(upd("o2", Status::Confirmed, 20, Some(12))))));
+    assert_eq!(b.last_seq(), Some(11), "a replayed event moves nothing before its catch-up ends");
+    assert!(!moved(&b.apply(replayed(upd("o1", Status::Preparing, 30, Some(13))))));
+    // While it ran, o1 moved live again (#14): the finished catch-up covers that too.
+    b.apply(upd("o1", Status::Ready, 40, Some(14)));
+    b.apply(Input::CaughtUp { latest_seq: 13, reset: false });
+    assert_eq!(b.last_seq(), Some(14));
+    assert_eq!(b.order("o2").unwrap().status, Status::Confirmed);
+    assert_eq!(b.order("o1").unwrap().status, Status::Ready);
+}
+
+fn delivery(order_id: &str, driver: &str, seq: u64) -> Input {
+    Input::Server {
+        event: ServerEvent::DeliveryUpdate(DeliveryUpdate {
+            order_id: order_id.into(),
+            delivery_status: DeliveryStatus::InTransit,
+            estimated_delivery: None,
+            driver: Some(Driver { name: driver.into(), phone: String::new() }),
+            location: None,
+            seq: Some(seq),
+        }),
+        source: Source::Live,
+        at: t(100),
+    }
+}
+
+fn stats(total: u64, seq: u64) -> Input {
+    let stats = Stats { total, active: total, delivered: 0, cancelled: 0 };
+    Input::Server {
+        event: ServerEvent::OrderStatsUpdate(StatsUpdate { stats, seq: Some(seq) }),
+        source: Source::Live,
+        at: t(100),
+    }
+}
+
+/// Delivery and stats carry no time of their own, so their `seq` says which is newer: a replayed or late event
+/// never replaces what a later change set, and neither does the delivery inside an older order update. The
+/// marks survive the cache, for the replay after a restart.
+#[test]
+fn a_replayed_or_late_delivery_or_stats_never_replaces_a_newer_one() {
+    let mut b = OrderBook::new();
+    b.apply(load(vec![order("o1", Status::OutForDelivery, 10)], Source::Initial));
+    b.apply(delivery("o1", "Dana", 21));
+    assert!(b.apply(replayed(delivery("o1", "Sam", 20))).is_empty(), "an older delivery changes nothing");
+    // An order update from before that delivery (seq 19), later in time than what is held, moves the order
+    // but keeps the newer delivery.
+    let mut older = OrderUpdate::of(&order("o1", Status::OutForDelivery, 15), Some(19));
+    if let Some(o) = older.order.as_mut() {
+        o.delivery =
+            Some(Delivery { driver: Some(Driver { name: "Sam".into(), phone: String::new() }), ..Delivery::default() });
+    }
+    b.apply(Input::Server { event: ServerEvent::CustomerOrderUpdate(older), source: Source::CatchUp, at: t(15) });
+    let driver = |b: &OrderBook| b.order("o1").and_then(|o| o.delivery.clone()).and_then(|d| d.driver).map(|d| d.name);
+    assert_eq!(driver(&b).as_deref(), Some("Dana"));
+
+    b.apply(stats(3, 30));
+    assert!(b.apply(replayed(stats(2, 29))).is_empty(), "older stats change nothing");
+    let mut restored = OrderBook::restore(b.persisted());
+    assert!(restored.apply(replayed(delivery("o1", "Sam", 20))).is_empty(), "nor after a restart");
+    assert!(restored.apply(replayed(stats(2, 29))).is_empty());
+    assert_eq!(driver(&restored).as_deref(), Some("Dana"));
+    assert!(!restored.apply(delivery("o1", "Lee", 22)).is_empty(), "a newer one does");
 }
 
 #[test]
