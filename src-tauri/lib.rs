@@ -97,13 +97,11 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Result<()> {
 }
 
 /// Logs to stderr and to `live-orders.log` in the platform's log dir, filtered by `RUST_LOG` (default: info
-/// for our crates, warnings for the rest). No log line carries the token: it never prints itself.
+/// for our crates, warnings for the rest). No log line carries the token: it never prints itself, and the
+/// crates that would print it inside a WebSocket frame are held at `debug` (`order_client::logging`).
 fn init_tracing(log_dir: &std::path::Path) {
-    use tracing_subscriber::{fmt, prelude::*, EnvFilter};
-    let filter = || {
-        EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| EnvFilter::new("warn,live_orders_lib=info,order_client=info"))
-    };
+    use tracing_subscriber::{fmt, prelude::*};
+    let filter = || order_client::logging::filter("warn,live_orders_lib=info,order_client=info");
     let file = std::fs::create_dir_all(log_dir)
         .and_then(|_| std::fs::OpenOptions::new().create(true).append(true).open(log_dir.join("live-orders.log")));
     let file_layer =

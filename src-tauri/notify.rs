@@ -4,6 +4,7 @@
 //! tauri-plugin-notification's desktop path reports no click there; it waits for the answer on a thread of
 //! its own. Elsewhere the plugin shows them.
 
+use order_client::attention::notification_text;
 use order_client::Notify;
 use tauri::{AppHandle, Runtime};
 
@@ -16,8 +17,8 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, n: Notify) {
     std::thread::spawn(move || {
         let shown = notify_rust::Notification::new()
             .appname("Live Orders")
-            .summary(&n.title)
-            .body(&n.body)
+            .summary(&notification_text(&n.title))
+            .body(&notification_text(&n.body))
             .action("default", "Open")
             .show();
         match shown {
@@ -34,7 +35,8 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, n: Notify) {
 #[cfg(not(target_os = "linux"))]
 pub fn show<R: Runtime>(app: &AppHandle<R>, n: Notify) {
     use tauri_plugin_notification::NotificationExt;
-    if let Err(e) = app.notification().builder().title(&n.title).body(&n.body).show() {
+    let (title, body) = (notification_text(&n.title), notification_text(&n.body));
+    if let Err(e) = app.notification().builder().title(title).body(body).show() {
         tracing::warn!("could not show a notification: {e}");
     }
 }

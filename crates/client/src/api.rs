@@ -34,6 +34,9 @@ pub enum ApiError {
     /// A 2xx whose body is not what the contract says.
     #[error("the server's answer was not understood: {0}")]
     Decode(String),
+    /// An answer larger than any the contract gives ([`MAX_BODY`]): read no further.
+    #[error("the server's answer is larger than {} MiB; not read", MAX_BODY / (1024 * 1024))]
+    TooLarge,
     /// An address the user typed answers, but not as an order backend does (see [`ApiError::at_typed_address`]).
     #[error("this address does not answer as an order server: {0}")]
     NotAnOrderServer(String),
@@ -160,7 +163,7 @@ impl Api {
 
     async fn error_of(resp: reqwest::Response) -> ApiError {
         let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
+        let text = String::from_utf8_lossy(&read_body(resp, MAX_ERROR_BODY).await.unwrap_or_default()).into_owned();
         let message = serde_json::from_str::<ErrorBody>(&text).map(|b| b.message).unwrap_or_else(|_| {
             let t = text.trim();
             if t.is_empty() || t.len() > 200 {
@@ -187,7 +190,7 @@ impl Api {
         if !resp.status().is_success() {
             return Err(Self::error_of(resp).await);
         }
-        let bytes = resp.bytes().await.map_err(network)?;
+        let bytes = read_body(resp, MAX_BODY).await?;
         serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode(format!("{path}: {e}")))
     }
 
@@ -250,7 +253,7 @@ impl Api {
         let resp = self.send(Method::GET, &path, Some(token), None).await?;
         match resp.status() {
             s if s.is_success() => {
-                let bytes = resp.bytes().await.map_err(network)?;
+                let bytes = read_body(resp, MAX_BODY).await?;
                 match serde_json::from_slice::<ChangesResponse>(&bytes) {
                     Ok(c) => Ok(Changes::Replay(c)),
                     // A 200 that is not a change list: an `/orders/:id` route that answered with an order.
@@ -258,7 +261,8 @@ impl Api {
                 }
             }
             StatusCode::GONE => {
-                let v: serde_json::Value = resp.json().await.unwrap_or_default();
+                let v: serde_json::Value =
+                    serde_json::from_slice(&read_body(resp, MAX_ERROR_BODY).await.unwrap_or_default()).unwrap_or_default();
                 Ok(Changes::Gone { latest_seq: v.get("latestSeq").and_then(|s| s.as_u64()) })
             }
             StatusCode::NOT_FOUND => Ok(Changes::Unsupported),
@@ -299,6 +303,29 @@ impl Api {
         let body = serde_json::to_value(order).map_err(|e| ApiError::Decode(e.to_string()))?;
         self.json(Method::POST, "/orders", Some(token), Some(body)).await
     }
+}
+
+/// The largest answer read: the order list or a replay of a customer who was away a long while stays far
+/// below it (10,000 changes make about 9 MB). A peer that sends more is not an order backend to trust.
+pub const MAX_BODY: usize = 32 * 1024 * 1024;
+
+/// The largest error answer read: its `{message}` is a sentence.
+const MAX_ERROR_BODY: usize = 16 * 1024;
+
+/// Reads a body up to `limit` bytes, as it arrives: a larger one fails with [`ApiError::TooLarge`] without
+/// being held whole, whatever its `Content-Length` claims.
+async fn read_body(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, ApiError> {
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::TooLarge);
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(network)? {
+        if out.len() + chunk.len() > limit {
+            return Err(ApiError::TooLarge);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
 }
 
 /// The longest one request may take, answer included.
@@ -342,6 +369,40 @@ mod tests {
         assert_eq!(normalize_api_url("http://h:1/api/"), "http://h:1/api");
         assert_eq!(Api::new("http://h:1/api").origin(), "http://h:1");
         assert_eq!(path_segment("a/b c"), "a%2Fb%20c");
+    }
+
+    /// A peer that streams without end (or claims a huge length) is cut off at `MAX_BODY`, in words.
+    #[tokio::test]
+    async fn an_answer_larger_than_any_backend_gives_is_refused() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut head = [0u8; 4096];
+                    let n = s.read(&mut head).await.unwrap_or(0);
+                    if String::from_utf8_lossy(&head[..n]).contains("/health") {
+                        let claim = "HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n";
+                        let _ = s.write_all(claim.as_bytes()).await;
+                        return;
+                    }
+                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n").await;
+                    let chunk = vec![b'['; 1024 * 1024];
+                    for _ in 0..40 {
+                        let frame = [format!("{:x}\r\n", chunk.len()).into_bytes(), chunk.clone(), b"\r\n".to_vec()];
+                        if s.write_all(&frame.concat()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        let api = Api::new(&format!("http://{addr}"));
+        let token = Token::new(String::from("t"));
+        assert!(matches!(api.orders(&token).await, Err(ApiError::TooLarge)), "a stream without end");
+        assert!(matches!(api.health().await, Err(ApiError::TooLarge)), "a length beyond the cap");
+        assert!(ApiError::TooLarge.to_string().contains("larger than 32 MiB"));
     }
 
     #[test]

@@ -63,6 +63,29 @@ pub fn tray_label(unread: usize) -> String {
     }
 }
 
+/// The longest notification text handed to the OS; a notification is a glance.
+pub const NOTIFICATION_CHARS: usize = 240;
+
+/// A backend's words made safe for a native notification: plain text (freedesktop servers read the body as
+/// markup, so `<`, `>` and `&` are escaped and show as themselves), no control characters, at most
+/// [`NOTIFICATION_CHARS`] characters.
+pub fn notification_text(s: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().filter(|c| !c.is_control() || *c == '\n').enumerate() {
+        if i == NOTIFICATION_CHARS {
+            out.push('…');
+            break;
+        }
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// A REST failure as the UI shows it: a code to choose the words, and the details.
 pub fn api_error(e: &ApiError) -> CommandError {
     let (code, message) = match e {
@@ -73,6 +96,7 @@ pub fn api_error(e: &ApiError) -> CommandError {
         ApiError::Status { message, .. } => (ErrorCode::Server, message.clone()),
         ApiError::Decode(m) => (ErrorCode::Server, m.clone()),
         ApiError::NotAnOrderServer(m) => (ErrorCode::NotAnOrderServer, m.clone()),
+        ApiError::TooLarge => (ErrorCode::Server, e.to_string()),
     };
     CommandError { code, message }
 }
@@ -129,6 +153,18 @@ mod tests {
         for (e, code) in cases {
             assert_eq!(api_error(&e).code, code, "{e}");
         }
+    }
+
+    #[test]
+    fn notification_text_is_plain_and_bounded() {
+        assert_eq!(
+            notification_text("<b>Ready</b> & <a href='x'>go</a>"),
+            "&lt;b&gt;Ready&lt;/b&gt; &amp; &lt;a href='x'&gt;go&lt;/a&gt;"
+        );
+        assert_eq!(notification_text("a\u{7}b\u{1b}[31mc"), "ab[31mc");
+        let long = notification_text(&"x".repeat(10_000));
+        assert_eq!(long.chars().count(), NOTIFICATION_CHARS + 1);
+        assert!(long.ends_with('…'));
     }
 
     #[test]

@@ -50,6 +50,7 @@ pub mod book;
 pub mod cache;
 pub mod engine;
 pub mod link;
+pub mod logging;
 pub mod token;
 
 pub use api::{normalize_api_url, resolve_api_url, Api, ApiError, Changes};

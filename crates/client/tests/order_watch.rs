@@ -93,3 +93,67 @@ async fn json_lines_follow_the_orders_and_the_exit_codes_tell_what_happened() {
     srv.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Whether `text` holds a JWT (`eyJ….eyJ….…`), as text or as the list of byte values a WebSocket frame is
+/// logged as (`[52, 48, 123, …]`).
+fn holds_a_jwt(text: &str) -> bool {
+    let jwt = |s: &str| {
+        s.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')).any(|w| {
+            let parts: Vec<&str> = w.split('.').collect();
+            parts.len() == 3 && parts[0].starts_with("eyJ") && parts[1].starts_with("eyJ")
+        })
+    };
+    let decoded: String = text
+        .split(['[', ']'])
+        .map(|list| {
+            let bytes: Vec<u8> = list.split(", ").filter_map(|n| n.trim().parse().ok()).collect();
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    jwt(text) || jwt(&decoded)
+}
+
+/// At `RUST_LOG=trace`, everything the engine and the crates under it print, through a sign-in, the live
+/// link and an update, holds no token: not as text, and not inside a logged WebSocket frame.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_token_in_the_output_at_trace_level() {
+    let dir = std::env::temp_dir().join(format!("order-watch-trace-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let srv = order_server::spawn(order_server::ServerConfig::for_tests(dir.join("orders.db"))).await.unwrap();
+    let origin = format!("http://{}", srv.addr());
+    let api = Api::new(&origin);
+    let (alice, _) = api.login("alice@example.com", "alice-pass").await.unwrap();
+    let order = api.orders(&alice).await.unwrap().into_iter().find(|o| o.status.is_active()).expect("an active order");
+
+    let mut child = watch(&origin, "alice@example.com", "alice-pass", &[]).env("RUST_LOG", "trace").spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(serde_json::from_str::<Value>(&line).unwrap_or_default()).is_err() {
+                return;
+            }
+        }
+    });
+    wait_line(&rx, "live", |v| v["type"] == "link" && v["state"] == "live");
+    let (owner, _) = api.login("owner@example.com", "owner-pass").await.unwrap();
+    let next = order.status.next().unwrap_or(Status::Cancelled);
+    api.set_status(&owner, &order.id, next).await.unwrap();
+    wait_line(&rx, "the live update", |v| v["type"] == "order" && v["status"] == next.as_str());
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    child.wait().unwrap();
+
+    let log = log.join().unwrap();
+    assert!(log.lines().count() > 20, "trace output was written: {} lines", log.lines().count());
+    assert!(log.contains("TRACE"), "at trace level");
+    assert!(holds_a_jwt(&format!("{}", alice.expose())), "the oracle recognises a token");
+    let frame: Vec<String> = format!("40{{\"token\":\"{}\"}}", alice.expose()).bytes().map(|b| b.to_string()).collect();
+    assert!(holds_a_jwt(&format!("payload: [{}]", frame.join(", "))), "and a frame that carries one");
+    assert!(!holds_a_jwt(&log), "a token in the trace output");
+    srv.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

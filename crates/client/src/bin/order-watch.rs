@@ -45,9 +45,7 @@ enum Exit {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "order_client=warn".into()),
-        )
+        .with_env_filter(order_client::logging::filter("order_client=warn"))
         .with_writer(std::io::stderr)
         .init();
     let args = Args::parse();
