@@ -62,9 +62,11 @@ fn typed_server(api_url: Option<String>) -> Reply<Option<String>> {
 }
 
 /// A REST client for an address not switched to yet, built off the async threads (its TLS set-up blocks).
-async fn api_for(url: String) -> Reply<Api> {
+/// Plain `http://` to another machine is refused here, before anything is sent, unless Settings allow it.
+async fn api_for(url: String, settings: &Settings) -> Reply<Api> {
+    let api = Api::new(&url).allowing_cleartext(settings.allow_insecure_http);
+    api.check_transport().map_err(|e| api_error(&e))?;
     tauri::async_runtime::spawn_blocking(move || {
-        let api = Api::new(&url);
         api.prepare();
         api
     })
@@ -93,8 +95,11 @@ pub async fn login<R: Runtime>(
     let elsewhere = typed_server(api_url)?.filter(|url| state.is_other_backend(url));
     let user = match elsewhere {
         Some(url) => {
-            let (token, user) =
-                api_for(url.clone()).await?.login(email.trim(), &password).await.map_err(|e| api_error(&e))?;
+            let (token, user) = api_for(url.clone(), &state.settings())
+                .await?
+                .login(email.trim(), &password)
+                .await
+                .map_err(|e| api_error(&e))?;
             let running = state.switch_backend(&app, &url).await.map_err(io_error)?;
             running.engine.use_token(token, Some(user.clone())).map_err(|e| engine_error(&e))?;
             user
@@ -168,7 +173,7 @@ pub async fn switch_server<R: Runtime>(
 ) -> Reply<SessionInfo> {
     let Some(url) = typed_server(Some(api_url))? else { return Err(invalid("Enter the server's address.")) };
     if state.is_other_backend(&url) {
-        api_for(url.clone()).await?.probe().await.map_err(|e| api_error(&e))?;
+        api_for(url.clone(), &state.settings()).await?.probe().await.map_err(|e| api_error(&e))?;
         state.switch_backend(&app, &url).await.map_err(io_error)?;
     }
     Ok(state.session_info())

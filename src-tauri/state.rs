@@ -176,7 +176,8 @@ fn start_engine<R: Runtime>(
 ) -> Running {
     let api_url = order_client::resolve_api_url(settings.api_url.as_deref());
     let keychain = Arc::new(KeychainStore::new(&api_url));
-    let config = EngineConfig::new(&api_url).with_data_dir(data_dir.join("engine"));
+    let mut config = EngineConfig::new(&api_url).with_data_dir(data_dir.join("engine"));
+    config.allow_cleartext = settings.allow_insecure_http;
     let rt = tauri::async_runtime::handle();
     let (engine, events) = Engine::start_on(rt.inner(), config, keychain.clone());
     rt.spawn(forward::run(app.clone(), events, session.clone(), forwarding));

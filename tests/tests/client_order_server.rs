@@ -13,7 +13,7 @@ use live_orders_tests::cut_proxy::{CutProxy, Mode};
 use live_orders_tests::fault_proxy::{Fault, FaultProxy};
 use live_orders_tests::procs::TempDir;
 use order_client::{Api, ClientEvent, Engine, EngineConfig, MemoryTokenStore, Token};
-use order_protocol::{Order, Patch, Status};
+use order_protocol::{LinkState, Order, Patch, Status};
 use order_server::{RunningServer, ServerConfig};
 
 const LONG: Duration = Duration::from_secs(30);
@@ -104,6 +104,14 @@ async fn a_passing_503_during_discovery_keeps_the_extensions() -> Result<()> {
     let log = EventLog::record(rx);
     engine.login("alice@example.com", "alice-pass").await?;
     proxy.wait_faulted(1, LONG).await?;
+    // The link says in words why it is not live yet.
+    log.wait_for("the reason on the link", LONG, |events| {
+        events.iter().any(|(_, e)| {
+            matches!(link_of(e), Some(LinkState::Connecting { reason: Some(r), .. })
+                if r.contains("catch-up failed") && r.contains("503"))
+        })
+    })
+    .await?;
     proxy.clear();
     log.wait_link("live", 0, LONG).await?;
 

@@ -34,6 +34,9 @@ pub enum ApiError {
     /// A 2xx whose body is not what the contract says.
     #[error("the server's answer was not understood: {0}")]
     Decode(String),
+    /// `http://` to another machine, not allowed: the password and the token would cross the network in clear.
+    #[error("{0} sends your password and session unencrypted to another machine; use https://")]
+    Cleartext(String),
     /// An answer larger than any the contract gives ([`MAX_BODY`]): read no further.
     #[error("the server's answer is larger than {} MiB; not read", MAX_BODY / (1024 * 1024))]
     TooLarge,
@@ -98,10 +101,29 @@ pub fn resolve_api_url(saved: Option<&str>) -> String {
     normalize_api_url(env.as_deref().or(saved).unwrap_or(DEFAULT_API_URL))
 }
 
+/// Whether `url` is plain `http://` to a host other than this machine (loopback: `localhost`, 127.0.0.0/8,
+/// `::1`). Such a backend sees the password and the token in clear, as does anyone on the way.
+pub fn is_cleartext_remote(url: &str) -> bool {
+    let Ok(u) = reqwest::Url::parse(url.trim()) else { return false };
+    if u.scheme() != "http" {
+        return false;
+    }
+    let Some(host) = u.host_str() else { return false };
+    if host.eq_ignore_ascii_case("localhost") {
+        return false;
+    }
+    match host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>() {
+        Ok(ip) => !ip.is_loopback(),
+        Err(_) => true,
+    }
+}
+
 /// A REST client for one backend.
 #[derive(Clone, Debug)]
 pub struct Api {
     base: String,
+    /// `http://` to another machine is refused unless the user allowed it ([`Api::allowing_cleartext`]).
+    refuse_cleartext: bool,
     /// Built on first use: building it loads the system's TLS roots (about 100 ms with OpenSSL), which must not
     /// happen on the thread that calls `new` (the shell's main thread, while the window is being created).
     http: Arc<OnceLock<reqwest::Client>>,
@@ -110,7 +132,22 @@ pub struct Api {
 impl Api {
     /// `url` with or without `/api`.
     pub fn new(url: &str) -> Api {
-        Api { base: normalize_api_url(url), http: Arc::default() }
+        let base = normalize_api_url(url);
+        Api { refuse_cleartext: is_cleartext_remote(&base), base, http: Arc::default() }
+    }
+
+    /// The same client, allowed to talk `http://` to another machine (the user said so, warned).
+    pub fn allowing_cleartext(mut self, allow: bool) -> Api {
+        self.refuse_cleartext = is_cleartext_remote(&self.base) && !allow;
+        self
+    }
+
+    /// Refuses, before anything is sent, a backend the user did not allow to see credentials in clear.
+    pub fn check_transport(&self) -> Result<(), ApiError> {
+        if self.refuse_cleartext {
+            return Err(ApiError::Cleartext(self.origin().to_owned()));
+        }
+        Ok(())
     }
 
     fn http(&self) -> &reqwest::Client {
@@ -150,6 +187,7 @@ impl Api {
         token: Option<&Token>,
         body: Option<serde_json::Value>,
     ) -> Result<reqwest::Response, ApiError> {
+        self.check_transport()?;
         let mut req = self.http().request(method, format!("{}{path}", self.base));
         if let Some(t) = token {
             req = req.bearer_auth(t.expose());
@@ -262,7 +300,8 @@ impl Api {
             }
             StatusCode::GONE => {
                 let v: serde_json::Value =
-                    serde_json::from_slice(&read_body(resp, MAX_ERROR_BODY).await.unwrap_or_default()).unwrap_or_default();
+                    serde_json::from_slice(&read_body(resp, MAX_ERROR_BODY).await.unwrap_or_default())
+                        .unwrap_or_default();
                 Ok(Changes::Gone { latest_seq: v.get("latestSeq").and_then(|s| s.as_u64()) })
             }
             StatusCode::NOT_FOUND => Ok(Changes::Unsupported),
@@ -403,6 +442,25 @@ mod tests {
         assert!(matches!(api.orders(&token).await, Err(ApiError::TooLarge)), "a stream without end");
         assert!(matches!(api.health().await, Err(ApiError::TooLarge)), "a length beyond the cap");
         assert!(ApiError::TooLarge.to_string().contains("larger than 32 MiB"));
+    }
+
+    #[test]
+    fn plain_http_is_refused_for_another_machine_unless_allowed() {
+        for url in ["http://orders.example.com/api", "http://10.1.2.3:5001", "http://[2001:db8::1]/api"] {
+            assert!(is_cleartext_remote(url), "{url}");
+            assert!(matches!(Api::new(url).check_transport(), Err(ApiError::Cleartext(_))), "{url}");
+            assert!(Api::new(url).allowing_cleartext(true).check_transport().is_ok(), "{url} when allowed");
+        }
+        for url in [
+            "https://orders.example.com",
+            "http://127.0.0.1:5001/api",
+            "http://127.8.0.1",
+            "http://localhost:9/api",
+            "http://[::1]:5001",
+        ] {
+            assert!(!is_cleartext_remote(url), "{url}");
+            assert!(Api::new(url).check_transport().is_ok(), "{url}");
+        }
     }
 
     #[test]

@@ -97,6 +97,7 @@ pub fn api_error(e: &ApiError) -> CommandError {
         ApiError::Decode(m) => (ErrorCode::Server, m.clone()),
         ApiError::NotAnOrderServer(m) => (ErrorCode::NotAnOrderServer, m.clone()),
         ApiError::TooLarge => (ErrorCode::Server, e.to_string()),
+        ApiError::Cleartext(origin) => (ErrorCode::Cleartext, origin.clone()),
     };
     CommandError { code, message }
 }

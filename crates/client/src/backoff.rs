@@ -61,7 +61,7 @@ pub fn outage_state(
     next_retry_at: Option<DateTime<Utc>>,
 ) -> LinkState {
     if outage_for < RECONNECTING_FOR {
-        LinkState::Connecting { attempt, next_retry_at }
+        LinkState::Connecting { attempt, next_retry_at, reason: Some(reason.to_owned()) }
     } else {
         LinkState::Offline { reason: reason.to_owned(), attempt, next_retry_at }
     }

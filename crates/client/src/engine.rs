@@ -40,6 +40,8 @@ pub struct EngineConfig {
     pub connect_timeout: Duration,
     /// With the extension, refresh the token when it expires within this.
     pub refresh_before: Duration,
+    /// Talk plain `http://` to another machine (the user allowed it, warned); see [`Api::allowing_cleartext`].
+    pub allow_cleartext: bool,
 }
 
 impl EngineConfig {
@@ -51,6 +53,7 @@ impl EngineConfig {
             heartbeat_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(8),
             refresh_before: Duration::from_secs(15 * 60),
+            allow_cleartext: false,
         }
     }
 
@@ -139,7 +142,7 @@ impl Engine {
         let (tx, rx) = mpsc::unbounded_channel();
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (link_tx, link_rx) = mpsc::unbounded_channel();
-        let api = Api::new(&config.api_url);
+        let api = Api::new(&config.api_url).allowing_cleartext(config.allow_cleartext);
         let runner = Runner {
             cache: config.data_dir.as_ref().map(Cache::new),
             config,
@@ -490,7 +493,7 @@ impl Runner {
         self.token = Some(token);
         self.backoff.reset();
         self.outage_since = None;
-        self.apply(Input::Link(LinkState::Connecting { attempt: 1, next_retry_at: None }));
+        self.apply(Input::Link(LinkState::Connecting { attempt: 1, next_retry_at: None, reason: None }));
         self.emit_reset();
         self.connect();
     }
@@ -498,6 +501,11 @@ impl Runner {
     /// Starts one connection attempt.
     fn connect(&mut self) {
         let Some(token) = self.token.clone() else { return };
+        // The socket's handshake carries the token: never in clear to another machine, unless allowed.
+        if let Err(e) = self.api.check_transport() {
+            self.link_down(e.to_string());
+            return;
+        }
         self.gen += 1;
         let gen = self.gen;
         let (origin, link_tx, tx, timeout) =
@@ -592,7 +600,7 @@ impl Runner {
     fn on_deadline(&mut self) {
         let now = Instant::now();
         if self.offline_at().is_some_and(|t| t <= now) {
-            if let LinkState::Connecting { attempt, next_retry_at } = self.book.link().clone() {
+            if let LinkState::Connecting { attempt, next_retry_at, .. } = self.book.link().clone() {
                 self.set_link(LinkState::Offline { reason: self.last_reason.clone(), attempt, next_retry_at });
             }
         }

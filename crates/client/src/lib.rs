@@ -53,7 +53,7 @@ pub mod link;
 pub mod logging;
 pub mod token;
 
-pub use api::{normalize_api_url, resolve_api_url, Api, ApiError, Changes};
+pub use api::{is_cleartext_remote, normalize_api_url, resolve_api_url, Api, ApiError, Changes};
 pub use backoff::Backoff;
 pub use book::{Effect, Input, Notify, OrderBook, Persisted};
 pub use cache::Cache;

@@ -56,6 +56,9 @@ pub struct Settings {
     pub notifications_paused: bool,
     /// Closing the window hides it to the tray and keeps the link alive.
     pub close_to_tray: bool,
+    /// Plain `http://` servers on other machines are allowed (the password and token then cross the network
+    /// unencrypted). Off by default; loopback servers never need it.
+    pub allow_insecure_http: bool,
 }
 
 impl Default for Settings {
@@ -66,6 +69,7 @@ impl Default for Settings {
             notify_categories: NotifyCategories::default(),
             notifications_paused: false,
             close_to_tray: true,
+            allow_insecure_http: false,
         }
     }
 }
@@ -104,6 +108,8 @@ pub enum ErrorCode {
     NotAnOrderServer,
     /// The shell did not answer a command in time (the UI's deadline passed).
     NoAnswer,
+    /// A plain `http://` address of another machine, not allowed in Settings.
+    Cleartext,
     /// Anything else.
     Internal,
 }
@@ -130,6 +136,11 @@ impl CommandError {
                 format!("This address does not answer as an order server ({m}). Check it: it usually ends in /api.")
             }
             ErrorCode::NoAnswer => format!("Something went wrong: the app did not answer in time ({m}). Try again."),
+            ErrorCode::Cleartext => format!(
+                "{m} is not encrypted (http://) and on another machine: your password and session would cross the \
+                 network readable by anyone on the way. Use its https:// address, or allow unencrypted servers in \
+                 Settings if you trust the network."
+            ),
             ErrorCode::LoggedOut | ErrorCode::Server | ErrorCode::Invalid | ErrorCode::Internal => m.clone(),
         }
     }

@@ -185,9 +185,15 @@ impl Inbox {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum LinkState {
-    /// Trying to (re)connect: shown as "Reconnecting" for the first ~10 s of an outage.
+    /// Trying to (re)connect: shown as "Reconnecting" for the first ~10 s of an outage, with why the last
+    /// attempt failed once one did (the server did not answer, catching up failed: …).
     #[serde(rename_all = "camelCase")]
-    Connecting { attempt: u32, next_retry_at: Option<DateTime<Utc>> },
+    Connecting {
+        attempt: u32,
+        next_retry_at: Option<DateTime<Utc>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// Connected, caught up, rooms joined: updates arrive as they happen.
     #[serde(rename_all = "camelCase")]
     Live { since: DateTime<Utc> },

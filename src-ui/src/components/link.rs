@@ -23,11 +23,12 @@ pub fn link_indicator() -> Html {
     };
     let (state, dot, text) = match &store.view.link {
         LinkState::Live { .. } => ("live", "live", "Live".to_owned()),
-        LinkState::Connecting { attempt, next_retry_at } if *attempt <= 1 && next_retry_at.is_none() => {
+        LinkState::Connecting { attempt, next_retry_at, .. } if *attempt <= 1 && next_retry_at.is_none() => {
             ("connecting", "connecting", "Connecting…".to_owned())
         }
-        LinkState::Connecting { attempt, next_retry_at } => {
-            ("connecting", "connecting", format!("Reconnecting (attempt {attempt}{})", next_in(next_retry_at)))
+        LinkState::Connecting { attempt, next_retry_at, reason } => {
+            let why = reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+            ("connecting", "connecting", format!("Reconnecting{why} (attempt {attempt}{})", next_in(next_retry_at)))
         }
         LinkState::Offline { reason, attempt, next_retry_at } => {
             ("offline", "offline", format!("Offline: {reason} (attempt {attempt}{})", next_in(next_retry_at)))

@@ -126,6 +126,11 @@ pub fn settings_page() -> Html {
                 { toggle("Other", c.other, |s, v| s.notify_categories.other = v) }
                 { toggle("Keep running in the tray when the window is closed", current.close_to_tray, |s, v| s.close_to_tray = v) }
             </fieldset>
+            <fieldset class="card">
+                <legend>{ "Security" }</legend>
+                { toggle("Allow unencrypted (http://) servers on other machines", current.allow_insecure_http, |s, v| s.allow_insecure_http = v) }
+                <p class="muted">{ "Only on a network you trust: your password and session would cross it readable by anyone on the way. Takes effect at the next sign-in or server switch." }</p>
+            </fieldset>
             if let Some(m) = (*saved).clone() { <p class="muted" role="status">{ m }</p> }
             <button id="logout" class="danger" onclick={logout}>{ "Sign out" }</button>
         </section>

@@ -1,10 +1,11 @@
 //! `order-watch`: tails a backend's order updates through the same engine the app uses.
 //!
-//! `order-watch --api-url URL --email EMAIL [--order ID]... [--json] [--data-dir DIR]`. The password comes from
-//! `LIVE_ORDERS_PASSWORD`, or a prompt on a terminal; it is never an argument (arguments show in `ps`). With
-//! `--json` every change applied to the state is one JSON object per line (the tests read these); without it,
-//! readable lines with times. Exit codes: 0 on Ctrl-C, 2 when the credentials or the session are refused, 1 with
-//! a message on any other error.
+//! `order-watch --api-url URL --email EMAIL [--order ID]... [--json] [--data-dir DIR] [--insecure]`. The
+//! password comes from `LIVE_ORDERS_PASSWORD`, or a prompt on a terminal; it is never an argument (arguments
+//! show in `ps`). With `--json` every change applied to the state is one JSON object per line (the tests read
+//! these); without it, readable lines with times. Plain `http://` to another machine is refused unless
+//! `--insecure` allows it. Exit codes: 0 on Ctrl-C, 2 when the credentials or the session are refused, 1 with a
+//! message on any other error.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -36,6 +37,10 @@ struct Args {
     /// Keep a cache here, so a restart shows the last known state at once.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Allow a plain http:// backend on another machine: the password and the session token then cross the
+    /// network unencrypted.
+    #[arg(long)]
+    insecure: bool,
 }
 
 enum Exit {
@@ -95,6 +100,10 @@ async fn run(args: Args) -> Result<(), Exit> {
     let password = password().map_err(Exit::Failed)?;
     let mut config = EngineConfig::new(&api_url);
     config.data_dir = args.data_dir.clone();
+    config.allow_cleartext = args.insecure;
+    if args.insecure && order_client::is_cleartext_remote(&api_url) {
+        eprintln!("order-watch: warning: {api_url} is plain http:// on another machine; your password and session cross the network unencrypted");
+    }
     let (engine, mut events) = Engine::start(config, Arc::new(MemoryTokenStore::default()));
     match engine.login(&args.email, &password).await {
         Ok(_) => {}
@@ -176,9 +185,8 @@ pub fn line_json(ev: &ClientEvent) -> Option<Value> {
 fn link_json(link: &LinkState, at: &str) -> Value {
     let retry_ms = |t: &Option<chrono::DateTime<Utc>>| t.map(|t| (t - Utc::now()).num_milliseconds().max(0));
     match link {
-        LinkState::Connecting { attempt, next_retry_at } => {
-            json!({"type": "link", "state": "connecting", "attempt": attempt, "nextRetryMs": retry_ms(next_retry_at), "at": at})
-        }
+        LinkState::Connecting { attempt, next_retry_at, reason } => json!({"type": "link", "state": "connecting",
+            "attempt": attempt, "nextRetryMs": retry_ms(next_retry_at), "reason": reason, "at": at}),
         LinkState::Live { .. } => json!({"type": "link", "state": "live", "at": at}),
         LinkState::Offline { reason, attempt, next_retry_at } => json!({"type": "link", "state": "offline",
             "reason": reason, "attempt": attempt, "nextRetryMs": retry_ms(next_retry_at), "at": at}),

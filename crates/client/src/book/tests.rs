@@ -426,8 +426,8 @@ fn server_stats_win_over_a_local_count_after_reloads() {
 fn link_watch_and_clear() {
     let book = check(
         vec![
-            Input::Link(LinkState::Connecting { attempt: 1, next_retry_at: None }),
-            Input::Link(LinkState::Connecting { attempt: 1, next_retry_at: None }),
+            Input::Link(LinkState::Connecting { attempt: 1, next_retry_at: None, reason: None }),
+            Input::Link(LinkState::Connecting { attempt: 1, next_retry_at: None, reason: None }),
             Input::Link(LinkState::Live { since: t(3) }),
             Input::Watch { order_id: "o1".into() },
             Input::Watch { order_id: "o1".into() },
@@ -465,7 +465,7 @@ fn replayed(input: Input) -> Input {
 }
 
 fn connecting(attempt: u32) -> Input {
-    Input::Link(LinkState::Connecting { attempt, next_retry_at: None })
+    Input::Link(LinkState::Connecting { attempt, next_retry_at: None, reason: None })
 }
 
 fn moved(fx: &[Effect]) -> bool {
@@ -601,11 +601,11 @@ fn last_update_at_is_the_live_start_then_the_last_fresh_data_when_the_link_goes(
     b.apply(Input::Link(LinkState::Live { since: t(10) }));
     b.apply(upd("o1", Status::Pending, 50, None));
     assert_eq!(b.view().last_update_at, Some(t(10)));
-    let fx = b.apply(Input::Link(LinkState::Connecting { attempt: 1, next_retry_at: None }));
+    let fx = b.apply(Input::Link(LinkState::Connecting { attempt: 1, next_retry_at: None, reason: None }));
     assert_eq!(b.view().last_update_at, Some(t(50)));
     assert!(fx.contains(&Effect::Ui {
         patch: Patch::Link {
-            link: LinkState::Connecting { attempt: 1, next_retry_at: None },
+            link: LinkState::Connecting { attempt: 1, next_retry_at: None, reason: None },
             last_update_at: Some(t(50))
         },
         seq: None
