@@ -111,21 +111,13 @@ pub async fn login<R: Runtime>(
         let mut s = session.lock().expect("not poisoned");
         s.user_name = Some(user.name);
         s.user_email = Some(user.email);
-        s.logged_out_reason = None;
     }
     Ok(state.session_info())
 }
 
 #[tauri::command]
 pub async fn logout(state: State<'_, AppState>) -> Reply<()> {
-    let session = state.session();
-    session.lock().expect("not poisoned").logging_out = true;
-    let result = state.running().engine.logout().await.map_err(|e| engine_error(&e));
-    let mut s = session.lock().expect("not poisoned");
-    s.logging_out = false;
-    s.user_name = None;
-    s.user_email = None;
-    result
+    state.running().engine.logout().await.map_err(|e| engine_error(&e))
 }
 
 #[tauri::command]

@@ -87,18 +87,14 @@ fn handle<R: Runtime>(app: &AppHandle<R>, event: ClientEvent, batch: &mut Vec<Pa
     }
 }
 
-/// A session that ends without the user logging out ended because the server refused the token.
+/// A session that ended (for whatever reason: the view's link says which) leaves nobody signed in.
 fn note_session_end(patch: &Patch, session: &Arc<Mutex<Session>>) {
     let link = match patch {
         Patch::Link { link, .. } => link,
         Patch::Reset { state } => &state.link,
         _ => return,
     };
-    let Ok(mut s) = session.lock() else { return };
-    if *link == LinkState::LoggedOut {
-        if !s.logging_out && s.user_email.is_some() {
-            s.logged_out_reason = Some("Your session expired or was revoked. Please sign in again.".into());
-        }
+    if let (LinkState::LoggedOut { .. }, Ok(mut s)) = (link, session.lock()) {
         s.user_name = None;
         s.user_email = None;
     }

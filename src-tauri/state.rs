@@ -44,14 +44,11 @@ pub struct Running {
     pub api_url: String,
 }
 
-/// Who is signed in, as far as the shell knows, and why the last session ended.
+/// Who is signed in, as far as the shell knows (why a session ended is the engine's: the view's link says).
 #[derive(Clone, Debug, Default)]
 pub struct Session {
     pub user_name: Option<String>,
     pub user_email: Option<String>,
-    pub logged_out_reason: Option<String>,
-    /// Set while the user logs out, so the end of that session is not reported as an expiry.
-    pub logging_out: bool,
 }
 
 impl AppState {
@@ -142,7 +139,6 @@ impl AppState {
             user_name: session.user_name,
             user_email: session.user_email,
             keychain_problem: running.keychain.problem(),
-            logged_out_reason: session.logged_out_reason,
         }
     }
 }

@@ -49,7 +49,8 @@ pub fn app() -> Html {
             let s = store.clone();
             let listening = ipc::listen::<Vec<Patch>>(crate_patches_event(), move |patches| {
                 // A session that ends on the server's side: fetch the reason for the login screen.
-                let logged_out = patches.iter().any(|p| matches!(p, Patch::Link { link: LinkState::LoggedOut, .. }));
+                let logged_out =
+                    patches.iter().any(|p| matches!(p, Patch::Link { link: LinkState::LoggedOut { .. }, .. }));
                 crate::perf::patches_arrived();
                 s.dispatch(Action::Patches(patches));
                 if logged_out {
@@ -92,7 +93,7 @@ fn crate_patches_event() -> &'static str {
 #[function_component(Shell)]
 fn shell() -> Html {
     let store = crate::store::use_store();
-    let signed_out = store.loaded && store.view.link == LinkState::LoggedOut;
+    let signed_out = store.loaded && matches!(store.view.link, LinkState::LoggedOut { .. });
     // The window stays hidden until there is a first screen to show (`window_ready` in the shell).
     use_effect_with(store.loaded, |loaded| {
         if *loaded {

@@ -163,7 +163,7 @@ impl OrderBook {
             stats: Stats::default(),
             inbox: Vec::new(),
             inbox_ids: HashSet::new(),
-            link: LinkState::LoggedOut,
+            link: LinkState::LoggedOut { reason: None },
             last_update_at: None,
             last_event_at: None,
             watched: BTreeSet::new(),
@@ -319,7 +319,7 @@ impl OrderBook {
                 }
             }
             Input::Clear => {
-                let link = std::mem::replace(&mut self.link, LinkState::LoggedOut);
+                let link = std::mem::replace(&mut self.link, LinkState::LoggedOut { reason: None });
                 *self = OrderBook::new();
                 self.link = link;
                 fx.push(ui(Patch::Reset { state: Box::new(self.view()) }, None));

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, Utc};
-use order_protocol::{LinkState, Patch, Source, User, ViewState, AUTH_ERROR_PREFIX};
+use order_protocol::{LinkState, LogoutReason, Patch, Source, User, ViewState, AUTH_ERROR_PREFIX};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::sleep_until;
 use tracing::Instrument;
@@ -73,7 +73,7 @@ pub enum ClientEvent {
     /// Something from the backend was skipped, or a side job failed; worth a log line, not a dialog.
     Warning(String),
     /// A session began (a login, another token, or the one kept in the store at start): who it belongs to,
-    /// as far as the token or the login reply tell. Its end shows as the link turning `LoggedOut`.
+    /// as far as the token or the login reply tell. Its end shows as the link turning `LoggedOut` with the reason.
     SessionStarted { user_id: String, email: Option<String>, name: Option<String> },
 }
 
@@ -561,15 +561,23 @@ impl Runner {
         self.set_link(state);
     }
 
-    fn logged_out(&mut self, reason: &str) {
-        tracing::info!(reason, "session refused; logged out");
+    /// The server refused the session (`message`, its words): it ends here, and the view says why.
+    fn logged_out(&mut self, message: &str) {
+        tracing::info!(message, "session refused; logged out");
+        let exp = self.token.as_ref().and_then(|t| t.claims()).and_then(|c| c.exp);
+        let reason = why_refused(exp, Utc::now().timestamp(), message);
+        self.end_session(reason);
+        let _ = self.events.send(ClientEvent::Warning(format!("logged out: {message}")));
+    }
+
+    /// The one way a session ends: the link closed, the token forgotten and out of the store, the view told why.
+    fn end_session(&mut self, reason: LogoutReason) {
         self.teardown();
         self.token = None;
         if let Err(e) = self.store.clear() {
             tracing::warn!("could not clear the token store: {e}");
         }
-        self.set_link(LinkState::LoggedOut);
-        let _ = self.events.send(ClientEvent::Warning(format!("logged out: {reason}")));
+        self.set_link(LinkState::LoggedOut { reason: Some(reason) });
     }
 
     fn retry_now(&mut self) {
@@ -842,17 +850,24 @@ impl Runner {
                         let _ = api.logout(&token).await;
                     });
                 }
-                self.teardown();
-                self.token = None;
-                if let Err(e) = self.store.clear() {
-                    tracing::warn!("could not clear the token store: {e}");
-                }
-                self.set_link(LinkState::LoggedOut);
+                self.end_session(LogoutReason::SignedOut);
                 self.apply(Input::Clear);
                 let _ = done.send(());
             }
             Command::Shutdown(_) => unreachable!("handled by the loop"),
         }
+    }
+}
+
+/// Why the server refused a session: a token past its `exp` expired; one the server says it revoked was
+/// revoked; anything else is a plain refusal.
+fn why_refused(exp: Option<i64>, now: i64, message: &str) -> LogoutReason {
+    if exp.is_some_and(|exp| exp <= now) {
+        LogoutReason::Expired
+    } else if message.to_ascii_lowercase().contains("revoked") {
+        LogoutReason::Revoked
+    } else {
+        LogoutReason::Refused
     }
 }
 
@@ -945,4 +960,20 @@ async fn catch_up(
         }
     }
     Ok(CatchUp { inputs, extensions: ext, new_token })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_session_says_why() {
+        assert_eq!(why_refused(Some(100), 100, "the token has expired"), LogoutReason::Expired);
+        assert_eq!(
+            why_refused(Some(100), 200, "Authentication error: invalid or expired token"),
+            LogoutReason::Expired
+        );
+        assert_eq!(why_refused(Some(300), 200, "not authorised: the token was revoked"), LogoutReason::Revoked);
+        assert_eq!(why_refused(None, 200, "Authentication error: invalid or expired token"), LogoutReason::Refused);
+    }
 }

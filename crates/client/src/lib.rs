@@ -11,7 +11,7 @@
 //!   by `seq` on a server with the extensions, else a reload of the orders diffed against what is held, so
 //!   nothing that happened while away is lost.
 //! - **link**: the live Socket.IO connection and its state as the user sees it: `Connecting{attempt,
-//!   next_retry_at}`, `Live{since}`, `Offline{reason}`, `LoggedOut` ([`order_protocol::LinkState`]).
+//!   next_retry_at}`, `Live{since}`, `Offline{reason}`, `LoggedOut{reason}` ([`order_protocol::LinkState`]).
 //! - **inbox**: the notifications, filed under order updates, delivery and other, with an unread count; read
 //!   state synced with the server where it has the extension.
 //!

@@ -84,8 +84,6 @@ pub struct SessionInfo {
     pub user_email: Option<String>,
     /// Why the OS keychain cannot be used, when it cannot: the session then lasts until the app quits.
     pub keychain_problem: Option<String>,
-    /// Why the last session ended (an expired or revoked token), to show on the login screen.
-    pub logged_out_reason: Option<String>,
 }
 
 /// What kind of failure a command reports, so the UI picks its words without matching strings.

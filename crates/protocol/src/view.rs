@@ -200,8 +200,38 @@ pub enum LinkState {
     /// Away for longer: the reason in words, while retries go on in the background.
     #[serde(rename_all = "camelCase")]
     Offline { reason: String, attempt: u32, next_retry_at: Option<DateTime<Utc>> },
-    /// No session: the user must log in.
-    LoggedOut,
+    /// No session: the user must log in. `reason` says why the last one ended (`None`: there was none).
+    #[serde(rename_all = "camelCase")]
+    LoggedOut {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<LogoutReason>,
+    },
+}
+
+/// Why a session ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogoutReason {
+    /// The user signed out (or left this server for another).
+    SignedOut,
+    /// The token's time was up.
+    Expired,
+    /// The server revoked the session (a sign-out elsewhere, a changed password).
+    Revoked,
+    /// The server refused the session for another reason.
+    Refused,
+}
+
+impl LogoutReason {
+    /// What the sign-in screen tells the user, if anything: a session that ended by itself needs a word.
+    pub fn explain(self) -> Option<&'static str> {
+        match self {
+            LogoutReason::SignedOut => None,
+            LogoutReason::Expired => Some("Your session expired. Please sign in again."),
+            LogoutReason::Revoked => Some("Your session was revoked on the server. Please sign in again."),
+            LogoutReason::Refused => Some("The server no longer accepts your session. Please sign in again."),
+        }
+    }
 }
 
 impl LinkState {
@@ -210,7 +240,7 @@ impl LinkState {
             LinkState::Connecting { .. } => "connecting",
             LinkState::Live { .. } => "live",
             LinkState::Offline { .. } => "offline",
-            LinkState::LoggedOut => "logged_out",
+            LinkState::LoggedOut { .. } => "logged_out",
         }
     }
 
@@ -241,7 +271,7 @@ impl Default for ViewState {
             orders: Vec::new(),
             stats: Stats::default(),
             inbox: Inbox::default(),
-            link: LinkState::LoggedOut,
+            link: LinkState::LoggedOut { reason: None },
             last_update_at: None,
             watched: Vec::new(),
         }

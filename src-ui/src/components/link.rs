@@ -33,7 +33,7 @@ pub fn link_indicator() -> Html {
         LinkState::Offline { reason, attempt, next_retry_at } => {
             ("offline", "offline", format!("Offline: {reason} (attempt {attempt}{})", next_in(next_retry_at)))
         }
-        LinkState::LoggedOut => ("logged_out", "offline", "Signed out".to_owned()),
+        LinkState::LoggedOut { .. } => ("logged_out", "offline", "Signed out".to_owned()),
     };
     let last = store
         .view

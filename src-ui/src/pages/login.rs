@@ -2,6 +2,7 @@
 //! server unreachable or no order server, too many attempts, no answer, a session that ended).
 
 use order_protocol::shell::{CommandError, SessionInfo};
+use order_protocol::LinkState;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -44,7 +45,10 @@ pub fn login() -> Html {
             });
         })
     };
-    let reason = session.as_ref().and_then(|s| s.logged_out_reason.clone());
+    let reason = match &store.view.link {
+        LinkState::LoggedOut { reason: Some(r) } => r.explain(),
+        _ => None,
+    };
     let keychain = session.as_ref().and_then(|s| s.keychain_problem.clone());
     html! {
         <section class="card login" aria-labelledby="login-title">

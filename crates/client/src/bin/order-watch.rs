@@ -126,7 +126,7 @@ async fn run(args: Args) -> Result<(), Exit> {
                 let Some(ev) = ev else { return Err(Exit::Failed(anyhow::anyhow!("the engine stopped"))) };
                 if let ClientEvent::Update { patch: Patch::Link { link, .. }, .. } = &ev {
                     was_live |= link.is_live();
-                    if *link == LinkState::LoggedOut && was_live {
+                    if matches!(link, LinkState::LoggedOut { .. }) && was_live {
                         print(&mut out, &ev, args.json);
                         engine.shutdown().await;
                         return Err(Exit::Refused("the server ended the session; log in again".into()));
@@ -190,7 +190,7 @@ fn link_json(link: &LinkState, at: &str) -> Value {
         LinkState::Live { .. } => json!({"type": "link", "state": "live", "at": at}),
         LinkState::Offline { reason, attempt, next_retry_at } => json!({"type": "link", "state": "offline",
             "reason": reason, "attempt": attempt, "nextRetryMs": retry_ms(next_retry_at), "at": at}),
-        LinkState::LoggedOut => json!({"type": "link", "state": "logged_out", "at": at}),
+        LinkState::LoggedOut { reason } => json!({"type": "link", "state": "logged_out", "reason": reason, "at": at}),
     }
 }
 
@@ -227,7 +227,7 @@ fn line_text(ev: &ClientEvent) -> Option<String> {
                 LinkState::Connecting { attempt, .. } => format!("{t}  reconnecting (attempt {attempt})…"),
                 LinkState::Live { .. } => format!("{t}  live"),
                 LinkState::Offline { reason, .. } => format!("{t}  offline: {reason} (still retrying)"),
-                LinkState::LoggedOut => format!("{t}  logged out"),
+                LinkState::LoggedOut { .. } => format!("{t}  logged out"),
             },
             _ => return None,
         },

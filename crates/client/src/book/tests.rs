@@ -590,7 +590,7 @@ fn patches_replayed_by_the_ui_give_the_same_view_and_the_cache_restores_it() {
     assert_eq!(ui, book.view());
     let restored = OrderBook::restore(book.persisted());
     let mut want = book.view();
-    want.link = LinkState::LoggedOut;
+    want.link = LinkState::LoggedOut { reason: None };
     want.last_update_at = None;
     assert_eq!(restored.view(), want);
 }
