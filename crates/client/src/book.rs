@@ -110,9 +110,6 @@ pub struct Persisted {
     pub inbox: Vec<InboxItem>,
     pub last_seq: Option<u64>,
     pub watched: Vec<String>,
-    /// Per order, the `seq` of the change whose delivery is shown (see `OrderBook::delivery_seq`).
-    #[serde(default)]
-    pub delivery_seq: BTreeMap<String, u64>,
     /// The `seq` of the stats shown.
     #[serde(default)]
     pub stats_seq: Option<u64>,
@@ -139,10 +136,9 @@ pub struct OrderBook {
     /// arrive during a catch-up are applied at once, but they prove nothing about the changes before them
     /// (the catch-up brings those): only a finished catch-up lifts the watermark to them.
     held_seq: Option<u64>,
-    /// Freshness of the parts of the state that carry no time of their own: per order, the `seq` of the change
-    /// whose delivery (driver, ETA, location) is shown, and the `seq` of the stats. A replayed or late event
-    /// numbered at or below them is older news and changes nothing.
-    delivery_seq: BTreeMap<String, u64>,
+    /// Freshness of the stats, which carry no time of their own: the `seq` of the change that set them. A
+    /// replayed or late event numbered at or below it is older news and changes nothing. (Delivery keeps its
+    /// mark in its order: `OrderView::delivery_seq`.)
     stats_seq: Option<u64>,
     seen: HashSet<(u64, &'static str)>,
     seen_order: VecDeque<(u64, &'static str)>,
@@ -169,7 +165,6 @@ impl OrderBook {
             watched: BTreeSet::new(),
             last_seq: None,
             held_seq: None,
-            delivery_seq: BTreeMap::new(),
             stats_seq: None,
             seen: HashSet::new(),
             seen_order: VecDeque::new(),
@@ -186,7 +181,6 @@ impl OrderBook {
         b.inbox = p.inbox;
         b.last_seq = p.last_seq;
         b.watched = p.watched.into_iter().collect();
-        b.delivery_seq = p.delivery_seq;
         b.stats_seq = p.stats_seq;
         b
     }
@@ -198,7 +192,6 @@ impl OrderBook {
             inbox: self.inbox.clone(),
             last_seq: self.last_seq,
             watched: self.watched.iter().cloned().collect(),
-            delivery_seq: self.delivery_seq.clone(),
             stats_seq: self.stats_seq,
         }
     }
@@ -267,7 +260,7 @@ impl OrderBook {
                         // Numbers of the old log mean nothing in the new one.
                         self.seen.clear();
                         self.seen_order.clear();
-                        self.delivery_seq.clear();
+                        self.orders.values_mut().for_each(|o| o.delivery_seq = None);
                         self.stats_seq = None;
                     }
                     fx.push(Effect::Persist);
@@ -409,14 +402,13 @@ impl OrderBook {
                     }
                 }
                 // The delivery shown came from a later change than this one (a late or replayed update): keep it.
-                let newer_delivery_held = match (u.seq, self.delivery_seq.get(&u.order_id)) {
-                    (Some(seq), Some(held_seq)) => *held_seq > seq,
-                    _ => false,
-                };
+                let held_delivery_seq = held.and_then(|h| h.delivery_seq);
+                let newer_delivery_held = matches!((u.seq, held_delivery_seq), (Some(seq), Some(h)) if h > seq);
                 if v.delivery.is_none() || newer_delivery_held {
                     v.delivery = held.and_then(|h| h.delivery.clone());
-                } else if let Some(seq) = u.seq.filter(|_| v.delivery.is_some()) {
-                    self.delivery_seq.insert(u.order_id.clone(), seq);
+                    v.delivery_seq = held_delivery_seq;
+                } else {
+                    v.delivery_seq = u.seq.or(held_delivery_seq);
                 }
                 v
             }
@@ -445,12 +437,10 @@ impl OrderBook {
             tracing::debug!(order_id = %d.order_id, "delivery update for an order not held; skipped");
             return;
         };
-        if !is_fresher(self.delivery_seq.get(&d.order_id).copied(), d.seq) {
+        if !is_fresher(order.delivery_seq, d.seq) {
             return;
         }
-        if let Some(seq) = d.seq {
-            self.delivery_seq.insert(d.order_id.clone(), seq);
-        }
+        order.delivery_seq = d.seq.or(order.delivery_seq);
         let delivery = Delivery {
             delivery_status: d.delivery_status,
             estimated_delivery: d.estimated_delivery,
@@ -526,7 +516,6 @@ impl OrderBook {
         let gone: Vec<String> = self.orders.keys().filter(|id| !ids.contains(*id)).cloned().collect();
         for order_id in gone {
             self.orders.remove(&order_id);
-            self.delivery_seq.remove(&order_id);
             fx.push(ui(Patch::OrderRemoved { order_id }, None));
         }
         if !self.server_stats || source == Source::Initial {

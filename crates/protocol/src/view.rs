@@ -60,6 +60,10 @@ pub struct OrderView {
     /// The change-log number of the last change applied to this order (extension servers only).
     #[serde(default)]
     pub seq: Option<u64>,
+    /// The change-log number of the change that set `delivery`: a late or replayed event numbered at or below
+    /// it carries an older delivery (delivery has no time of its own to compare).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_seq: Option<u64>,
 }
 
 impl OrderView {
@@ -85,6 +89,7 @@ impl OrderView {
             created_at: order.created_at,
             updated_at: order.updated_at,
             seq: None,
+            delivery_seq: None,
         }
     }
 }
