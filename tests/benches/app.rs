@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use fantoccini::Locator;
 use live_orders_tests::e2e::{app_env, AppSession};
-use live_orders_tests::procs::{target_dir, workspace_binary, OrderServer, Proc, TempDir};
+use live_orders_tests::procs::{rest_login, target_dir, workspace_binary, OrderServer, Proc, TempDir};
 
 const ALICE: (&str, &str) = ("alice@example.com", "alice-pass");
 const OWNER: (&str, &str) = ("owner@example.com", "owner-pass");
@@ -76,7 +76,7 @@ async fn main() -> Result<()> {
     }
     // One more order, out for delivery with a driver: the order page the rendering figures are taken on.
     let http = reqwest::Client::new();
-    let owner = log_in_rest(&http, &url, OWNER).await?;
+    let owner = rest_login(&http, &url, OWNER).await?;
     let out = server.store_owner(&["place", "--customer", ALICE.0])?;
     let tracked = out.rsplit('(').next().and_then(|s| s.split(')').next()).context("the placed order's id")?;
     let tracked = tracked.trim().to_owned();
@@ -413,18 +413,6 @@ fn percentile(values: &[f64], p: f64) -> f64 {
         return f64::NAN;
     }
     v[((v.len() - 1) as f64 * p).round() as usize]
-}
-
-async fn log_in_rest(http: &reqwest::Client, api: &str, (email, password): (&str, &str)) -> Result<String> {
-    let reply: serde_json::Value = http
-        .post(format!("{api}/auth/login"))
-        .json(&serde_json::json!({ "email": email, "password": password }))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    Ok(reply["token"].as_str().context("a token in the login reply")?.to_owned())
 }
 
 async fn patch_delivery(

@@ -187,18 +187,10 @@ impl OrderServer {
     /// The ids of the orders `email` sees on this server, asked over REST as the app would.
     pub async fn order_ids_of(&self, email: &str, password: &str) -> Result<std::collections::BTreeSet<String>> {
         let http = reqwest::Client::new();
-        let login: serde_json::Value = http
-            .post(format!("{}/auth/login", self.api_url()))
-            .json(&serde_json::json!({ "email": email, "password": password }))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let token = login["token"].as_str().context("a token in the login reply")?;
+        let token = rest_login(&http, &self.api_url(), (email, password)).await?;
         let orders: Vec<serde_json::Value> = http
             .get(format!("{}/orders", self.api_url()))
-            .bearer_auth(token)
+            .bearer_auth(&token)
             .send()
             .await?
             .error_for_status()?
@@ -206,6 +198,19 @@ impl OrderServer {
             .await?;
         Ok(orders.iter().filter_map(|o| o["_id"].as_str().map(str::to_owned)).collect())
     }
+}
+
+/// Signs in over REST (`POST {api}/auth/login`) and returns the token.
+pub async fn rest_login(http: &reqwest::Client, api: &str, (email, password): (&str, &str)) -> Result<String> {
+    let reply: serde_json::Value = http
+        .post(format!("{api}/auth/login"))
+        .json(&serde_json::json!({ "email": email, "password": password }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(reply["token"].as_str().context("a token in the login reply")?.to_owned())
 }
 
 /// A fresh temporary directory, removed on drop.
