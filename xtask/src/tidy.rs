@@ -68,13 +68,16 @@ fn the_shell_never_blocks_on_the_async_runtime() {
 #[test]
 fn nothing_points_outside_the_repository() {
     // A user who clones the project has only what is in it: no file may send the reader to a folder beside it.
-    let outside = ["../shared", "shared/CONTRACT", "shared/DESIGN", "shared/STYLE", "shared/toolchain"];
+    // The folder's name is put together here, so this file does not name it itself.
+    let folder = ["sha", "red"].concat();
+    let mut outside = vec![format!("../{folder}")];
+    outside.extend(["CONTRACT", "DESIGN", "STYLE", "toolchain"].map(|f| format!("{folder}/{f}")));
     let offenders: Vec<String> = tracked_files()
         .into_iter()
-        .filter(|f| !f.ends_with(".lock") && !f.ends_with("package-lock.json") && f != "xtask/src/tidy.rs")
+        .filter(|f| !f.ends_with(".lock") && !f.ends_with("package-lock.json"))
         .filter(|f| {
             let text = read(f);
-            outside.iter().any(|o| text.contains(o))
+            outside.iter().any(|o| text.contains(o.as_str()))
         })
         .collect();
     assert!(offenders.is_empty(), "these files point outside the repository: {offenders:?}");
