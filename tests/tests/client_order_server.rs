@@ -108,7 +108,7 @@ async fn a_passing_503_during_discovery_keeps_the_extensions() -> Result<()> {
     log.wait_for("the reason on the link", LONG, |events| {
         events.iter().any(|(_, e)| {
             matches!(link_of(e), Some(LinkState::Connecting { reason: Some(r), .. })
-                if r.contains("catch-up failed") && r.contains("503"))
+                if r.contains("catching up failed") && r.contains("503"))
         })
     })
     .await?;

@@ -40,7 +40,7 @@ pub enum ApiError {
     /// An answer larger than any the contract gives ([`MAX_BODY`]): read no further.
     #[error("the server's answer is larger than {} MiB; not read", MAX_BODY / (1024 * 1024))]
     TooLarge,
-    /// An address the user typed answers, but not as an order backend does (see [`ApiError::at_typed_address`]).
+    /// An address the user typed answers, but not as an order backend does (see `ApiError::at_typed_address`).
     #[error("this address does not answer as an order server: {0}")]
     NotAnOrderServer(String),
 }

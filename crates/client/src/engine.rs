@@ -1,28 +1,28 @@
-//! The engine: one task that owns the [`OrderBook`], the live link and the cache, and a cheap [`Engine`] handle.
+//! The engine: the driver of the [`Supervisor`], and a cheap [`Engine`] handle on it.
 //!
-//! Everything that happens (a socket callback, a REST reply, a timer, a command from the shell) becomes one
-//! message of a closed enum consumed by a single loop, so there is no shared mutable state and no lock. The
-//! loop owns reconnection (rust_socketio's is off): a backoff like socket.io-client's, a heartbeat that
-//! notices a silent cut within seconds, a catch-up after every connect before the link is called `Live`, and a
-//! generation number on every link so a torn-down connection's late callbacks change nothing. Slow work (REST
-//! calls, socket emits, closing a dead link) runs in spawned tasks that report back as messages, so the loop
-//! never waits on the network and a snapshot or command is answered at once.
+//! Every decision (when to connect, catch up, call the link live, retry, refresh, end the session) is the
+//! supervisor's, a pure state machine. This file only carries out its [`Action`]s and reports what came of them
+//! as [`Event`]s: everything that happens (a socket callback, a REST reply, a timer, a command from the shell)
+//! becomes one message consumed by a single loop, so there is no shared mutable state and no lock. Slow work
+//! (REST calls, socket emits, closing a dead link) runs in spawned tasks that report back as messages, so the
+//! loop never waits on the network and a snapshot or command is answered at once.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use chrono::{DateTime, Utc};
-use order_protocol::{LinkState, LogoutReason, Patch, Source, User, ViewState, AUTH_ERROR_PREFIX};
+use chrono::Utc;
+use order_protocol::{Patch, Source, User, ViewState};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::sleep_until;
 use tracing::Instrument;
 
 use crate::api::{Api, ApiError, Changes};
-use crate::backoff::{outage_state, Backoff};
-use crate::book::{Effect, Input, Notify, OrderBook};
+use crate::book::{Input, Notify};
 use crate::cache::{Cache, Loaded};
-use crate::link::{LinkEvent, LiveLink, Tagged};
+use crate::link::{LiveLink, Tagged};
+use crate::supervisor::{Action, CatchUp, Event, Identity, Now, Supervisor, Timing};
 use crate::token::{Token, TokenStore};
 
 /// How the engine runs. [`EngineConfig::new`] has the production timings.
@@ -38,6 +38,8 @@ pub struct EngineConfig {
     pub heartbeat_timeout: Duration,
     /// The longest a connection attempt may take, up to the server's CONNECT reply.
     pub connect_timeout: Duration,
+    /// The longest a catch-up may take before the link is dropped and the attempt retried.
+    pub catch_up_timeout: Duration,
     /// With the extension, refresh the token when it expires within this.
     pub refresh_before: Duration,
     /// Talk plain `http://` to another machine (the user allowed it, warned); see [`Api::allowing_cleartext`].
@@ -52,6 +54,7 @@ impl EngineConfig {
             heartbeat_every: Duration::from_secs(2),
             heartbeat_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(8),
+            catch_up_timeout: Duration::from_secs(60),
             refresh_before: Duration::from_secs(15 * 60),
             allow_cleartext: false,
         }
@@ -101,20 +104,14 @@ enum Command {
     Shutdown(oneshot::Sender<()>),
 }
 
-/// The result of a catch-up task.
-struct CatchUp {
-    inputs: Vec<Input>,
-    extensions: bool,
-    new_token: Option<Token>,
-}
-
 enum Msg {
     Cmd(Command),
-    Link(Tagged),
-    Opened { gen: u64, result: Result<LiveLink, String> },
-    CaughtUp { gen: u64, result: Result<CatchUp, ApiError> },
-    EmitFailed { gen: u64, reason: String },
-    Refreshed(Result<Token, ApiError>),
+    Opened {
+        gen: u64,
+        result: Result<LiveLink, String>,
+    },
+    /// Any other result of the driver's I/O, for the supervisor.
+    Event(Event),
 }
 
 /// The shell's handle on the engine. Cheap to clone; every method returns at once.
@@ -143,27 +140,24 @@ impl Engine {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (link_tx, link_rx) = mpsc::unbounded_channel();
         let api = Api::new(&config.api_url).allowing_cleartext(config.allow_cleartext);
+        let timing = Timing {
+            heartbeat_every: config.heartbeat_every,
+            heartbeat_timeout: config.heartbeat_timeout,
+            connect_timeout: config.connect_timeout,
+            catch_up_timeout: config.catch_up_timeout,
+            refresh_before: config.refresh_before,
+        };
+        let refused = api.check_transport().err().map(|e| e.to_string());
         let runner = Runner {
             cache: config.data_dir.as_ref().map(Cache::new),
+            sup: Supervisor::new(timing, refused, rand::random(), now()),
+            links: HashMap::new(),
             config,
             api: api.clone(),
             store: store.clone(),
-            book: OrderBook::new(),
             events: events_tx,
             tx: tx.clone(),
             link_tx,
-            token: None,
-            user_id: String::new(),
-            gen: 0,
-            phase: Phase::LoggedOut,
-            backoff: Backoff::new(),
-            outage_since: None,
-            last_reason: String::new(),
-            extensions: None,
-            server_acks: false,
-            dirty: false,
-            flush_at: None,
-            refresh_not_before: Instant::now(),
         };
         rt.spawn(runner.run(rx, link_rx));
         (Engine { tx, api, store }, events_rx)
@@ -245,59 +239,21 @@ impl Engine {
     }
 }
 
-enum Phase {
-    LoggedOut,
-    /// Waiting out the backoff.
-    Waiting {
-        until: Instant,
-    },
-    /// Opening the transport, then waiting for the server's CONNECT reply.
-    Connecting {
-        gen: u64,
-        link: Option<LiveLink>,
-        deadline: Instant,
-    },
-    /// Connected; the catch-up runs. Events are applied as they come (the reducer dedupes).
-    CatchingUp {
-        gen: u64,
-        link: LiveLink,
-    },
-    Live {
-        gen: u64,
-        link: LiveLink,
-        next_heartbeat: Instant,
-        last_ack: Instant,
-    },
-}
-
 struct Runner {
     config: EngineConfig,
     api: Api,
     store: Arc<dyn TokenStore>,
     cache: Option<Cache>,
-    book: OrderBook,
+    sup: Supervisor,
+    /// The open links, by generation: the supervisor names them, the driver holds them.
+    links: HashMap<u64, LiveLink>,
     events: mpsc::UnboundedSender<ClientEvent>,
     tx: mpsc::UnboundedSender<Msg>,
     link_tx: mpsc::UnboundedSender<Tagged>,
-    token: Option<Token>,
-    user_id: String,
-    gen: u64,
-    phase: Phase,
-    backoff: Backoff,
-    outage_since: Option<Instant>,
-    last_reason: String,
-    /// Whether the server has the extensions; `None` until a catch-up found out.
-    extensions: Option<bool>,
-    /// Whether this server ever acked a heartbeat: only then does a missing ack mean a dead path.
-    server_acks: bool,
-    dirty: bool,
-    flush_at: Option<Instant>,
-    /// No token refresh before this (one in flight, or the last one failed).
-    refresh_not_before: Instant,
 }
 
-fn far() -> Instant {
-    Instant::now() + Duration::from_secs(3600)
+fn now() -> Now {
+    Now { mono: Instant::now(), wall: Utc::now() }
 }
 
 impl Runner {
@@ -324,8 +280,8 @@ impl Runner {
             }
         };
         match token {
-            Some(token) => self.start_session(token, None),
-            None => self.emit_reset(),
+            Some(token) => self.command(Command::Session { token, user: None }),
+            None => self.feed(Event::Resync),
         }
         // Wall clock against monotonic clock: a jump means the machine slept; retry at once on wake.
         let mut wall = SystemTime::now();
@@ -333,29 +289,34 @@ impl Runner {
         let mut tick = tokio::time::interval(Duration::from_secs(2));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let deadline = self.next_deadline();
+            let deadline = self.sup.next_deadline().unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
             tokio::select! {
                 msg = rx.recv() => match msg {
                     Some(Msg::Cmd(Command::Shutdown(done))) => {
-                        self.teardown();
-                        self.flush();
+                        self.feed(Event::Shutdown);
                         let _ = done.send(());
                         return;
                     }
-                    Some(msg) => self.handle(msg),
+                    Some(Msg::Cmd(c)) => self.command(c),
+                    Some(Msg::Opened { gen, result }) => {
+                        let result = result.map(|link| {
+                            self.links.insert(gen, link);
+                        });
+                        self.feed(Event::Opened { gen, result });
+                    }
+                    Some(Msg::Event(e)) => self.feed(e),
                     None => {
-                        self.teardown();
-                        self.flush();
+                        self.feed(Event::Shutdown);
                         return;
                     }
                 },
-                Some(t) = link_rx.recv() => self.handle(Msg::Link(t)),
-                _ = sleep_until(deadline.into()) => self.on_deadline(),
+                Some(Tagged { gen, event }) = link_rx.recv() => self.feed(Event::Link { gen, event }),
+                _ = sleep_until(deadline.into()) => self.feed(Event::Tick),
                 _ = tick.tick() => {
                     let wall_elapsed = wall.elapsed().unwrap_or_default();
                     if wall_elapsed > mono.elapsed() + Duration::from_secs(5) {
                         tracing::info!("the clock jumped (sleep?); retrying now");
-                        self.retry_now();
+                        self.feed(Event::RetryNow);
                     }
                     wall = SystemTime::now();
                     mono = Instant::now();
@@ -364,510 +325,167 @@ impl Runner {
         }
     }
 
-    fn next_deadline(&self) -> Instant {
-        let phase = match &self.phase {
-            Phase::Waiting { until } => *until,
-            Phase::Connecting { deadline, .. } => *deadline,
-            Phase::Live { next_heartbeat, .. } => *next_heartbeat,
-            Phase::LoggedOut | Phase::CatchingUp { .. } => far(),
-        };
-        let phase = match self.offline_at() {
-            Some(t) => phase.min(t),
-            None => phase,
-        };
-        match self.flush_at {
-            Some(f) => phase.min(f),
-            None => phase,
+    fn command(&mut self, c: Command) {
+        match c {
+            Command::Session { token, user } => {
+                let who = Identity::of(&token, user);
+                let restored = match self.cache.as_ref().map(|c| c.load(self.api.base_url(), &who.user_id)) {
+                    Some(Loaded::State(p)) => Some(p),
+                    _ => None,
+                };
+                self.feed(Event::Session { token, who, restored });
+            }
+            Command::Watch(id) => self.feed(Event::Watch(id)),
+            Command::Unwatch(id) => self.feed(Event::Unwatch(id)),
+            Command::MarkRead(id) => self.feed(Event::MarkRead(id)),
+            Command::MarkAllRead => self.feed(Event::MarkAllRead),
+            Command::RetryNow => self.feed(Event::RetryNow),
+            Command::Snapshot(reply) => {
+                let _ = reply.send(self.sup.view());
+            }
+            Command::Resync => self.feed(Event::Resync),
+            Command::Logout(done) => {
+                self.feed(Event::Logout);
+                let _ = done.send(());
+            }
+            Command::Shutdown(done) => {
+                self.feed(Event::Shutdown);
+                let _ = done.send(());
+            }
         }
     }
 
-    /// When a "Reconnecting" outage is to be shown as "Offline": on time, not at the next failed attempt.
-    fn offline_at(&self) -> Option<Instant> {
-        match self.book.link() {
-            LinkState::Connecting { .. } => self.outage_since.map(|t| t + crate::backoff::RECONNECTING_FOR),
-            _ => None,
+    /// Hands one event to the supervisor and carries out what it asks for.
+    fn feed(&mut self, event: Event) {
+        for action in self.sup.handle(event, now()) {
+            self.execute(action);
         }
     }
 
-    fn now() -> DateTime<Utc> {
-        Utc::now()
-    }
-
-    /// Applies an input and executes its effects.
-    fn apply(&mut self, input: Input) {
-        let _span = tracing::trace_span!("apply").entered();
-        for fx in self.book.apply(input) {
-            match fx {
-                Effect::Ui { patch, seq } => {
-                    let _ = self.events.send(ClientEvent::Update { patch, seq });
+    /// One action: the quick ones here, anything that waits on the network in a task that reports back.
+    fn execute(&mut self, action: Action) {
+        let tx = self.tx.clone();
+        let report = move |e: Event| {
+            let _ = tx.send(Msg::Event(e));
+        };
+        match action {
+            Action::Emit(e) => {
+                let _ = self.events.send(e);
+            }
+            Action::SaveToken(token) => {
+                if let Err(e) = self.store.save(&token) {
+                    tracing::warn!("could not keep the refreshed token: {e}");
                 }
-                Effect::Notify(n) => {
-                    tracing::debug!(id = %n.id, "notify");
-                    let _ = self.events.send(ClientEvent::Notify(n));
+            }
+            Action::ClearToken => {
+                if let Err(e) = self.store.clear() {
+                    tracing::warn!("could not clear the token store: {e}");
                 }
-                Effect::Persist => {
-                    self.dirty = true;
-                    if self.flush_at.is_none() {
-                        self.flush_at = Some(Instant::now() + Duration::from_millis(300));
+            }
+            Action::SaveCache { user_id, state } => {
+                if let Some(cache) = &self.cache {
+                    if let Err(e) = cache.save(self.api.base_url(), &user_id, &state) {
+                        tracing::warn!("could not write the cache: {e}");
                     }
                 }
-                Effect::ClearCache => {
-                    self.dirty = false;
-                    self.flush_at = None;
-                    if let Some(c) = &self.cache {
-                        c.clear();
-                    }
+            }
+            Action::ClearCache => {
+                if let Some(cache) = &self.cache {
+                    cache.clear();
                 }
-                Effect::SyncRead { id } => {
-                    if self.extensions == Some(true) {
-                        if let Some(token) = self.token.clone() {
-                            let (api, events) = (self.api.clone(), self.events.clone());
-                            tokio::spawn(async move {
-                                let r = match &id {
-                                    Some(id) => api.mark_read(&token, id).await,
-                                    None => api.mark_all_read(&token).await,
-                                };
-                                if let Err(e) = r {
-                                    let _ = events.send(ClientEvent::Warning(format!("read state not synced: {e}")));
-                                }
-                            });
+            }
+            Action::Open { gen, token } => {
+                let (origin, link_tx, tx, timeout) =
+                    (self.api.origin().to_owned(), self.link_tx.clone(), self.tx.clone(), self.config.connect_timeout);
+                tokio::spawn(
+                    async move {
+                        let result = LiveLink::open(&origin, &token, gen, link_tx, timeout).await;
+                        if let Err(e) = &result {
+                            tracing::debug!("failed: {e}");
                         }
+                        let _ = tx.send(Msg::Opened { gen, result });
                     }
+                    .instrument(tracing::info_span!("connect", gen)),
+                );
+            }
+            Action::Close { gen } => {
+                if let Some(link) = self.links.remove(&gen) {
+                    tokio::spawn(link.close());
                 }
-                Effect::Warn(w) => {
-                    tracing::warn!("{w}");
-                    let _ = self.events.send(ClientEvent::Warning(w));
-                }
             }
-        }
-    }
-
-    fn flush(&mut self) {
-        self.flush_at = None;
-        if !self.dirty {
-            return;
-        }
-        self.dirty = false;
-        if let (Some(cache), Some(_)) = (&self.cache, &self.token) {
-            if let Err(e) = cache.save(self.api.base_url(), &self.user_id, &self.book.persisted()) {
-                tracing::warn!("could not write the cache: {e}");
-            }
-        }
-    }
-
-    fn emit_reset(&self) {
-        let _ = self
-            .events
-            .send(ClientEvent::Update { patch: Patch::Reset { state: Box::new(self.book.view()) }, seq: None });
-    }
-
-    fn set_link(&mut self, link: LinkState) {
-        self.apply(Input::Link(link));
-    }
-
-    fn start_session(&mut self, token: Token, user: Option<User>) {
-        self.teardown();
-        let claims = token.claims();
-        let (user_id, email, name) = match user {
-            Some(u) => (u.id, Some(u.email), Some(u.name)),
-            None => (
-                claims.as_ref().and_then(|c| c.user_id.clone()).unwrap_or_else(|| "unknown".to_owned()),
-                claims.and_then(|c| c.email),
-                None,
-            ),
-        };
-        let _ = self.events.send(ClientEvent::SessionStarted { user_id: user_id.clone(), email, name });
-        if user_id != self.user_id || self.token.is_none() {
-            // A new session (or another user): start from this user's cache, or from nothing.
-            let watched: Vec<String> = self.book.watched().cloned().collect();
-            self.book = match self.cache.as_ref().map(|c| c.load(self.api.base_url(), &user_id)) {
-                Some(Loaded::State(p)) => OrderBook::restore(*p),
-                _ => OrderBook::new(),
-            };
-            for w in watched {
-                self.book.apply(Input::Watch { order_id: w });
-            }
-            self.extensions = None;
-        }
-        self.user_id = user_id;
-        self.token = Some(token);
-        self.backoff.reset();
-        self.outage_since = None;
-        self.apply(Input::Link(LinkState::Connecting { attempt: 1, next_retry_at: None, reason: None }));
-        self.emit_reset();
-        self.connect();
-    }
-
-    /// Starts one connection attempt.
-    fn connect(&mut self) {
-        let Some(token) = self.token.clone() else { return };
-        // The socket's handshake carries the token: never in clear to another machine, unless allowed.
-        if let Err(e) = self.api.check_transport() {
-            self.link_down(e.to_string());
-            return;
-        }
-        self.gen += 1;
-        let gen = self.gen;
-        let (origin, link_tx, tx, timeout) =
-            (self.api.origin().to_owned(), self.link_tx.clone(), self.tx.clone(), self.config.connect_timeout);
-        tracing::debug!(gen, "connecting");
-        tokio::spawn(
-            async move {
-                let result = LiveLink::open(&origin, &token, gen, link_tx, timeout).await;
-                if let Err(e) = &result {
-                    tracing::debug!("failed: {e}");
-                }
-                let _ = tx.send(Msg::Opened { gen, result });
-            }
-            .instrument(tracing::info_span!("connect", gen)),
-        );
-        self.phase = Phase::Connecting { gen, link: None, deadline: Instant::now() + timeout };
-    }
-
-    fn current_gen(&self) -> Option<u64> {
-        match &self.phase {
-            Phase::Connecting { gen, .. } | Phase::CatchingUp { gen, .. } | Phase::Live { gen, .. } => Some(*gen),
-            _ => None,
-        }
-    }
-
-    /// Closes the current link, if any, in the background.
-    fn teardown(&mut self) {
-        let phase = std::mem::replace(&mut self.phase, Phase::LoggedOut);
-        let link = match phase {
-            Phase::Connecting { link, .. } => link,
-            Phase::CatchingUp { link, .. } | Phase::Live { link, .. } => Some(link),
-            _ => None,
-        };
-        if let Some(link) = link {
-            tokio::spawn(link.close());
-        }
-    }
-
-    /// The link failed or dropped: schedule the next attempt.
-    fn link_down(&mut self, reason: String) {
-        if self.token.is_none() {
-            return;
-        }
-        tracing::info!(reason = %reason, "link down");
-        self.teardown();
-        let delay = self.backoff.next_delay();
-        let now = Instant::now();
-        let since = *self.outage_since.get_or_insert(now);
-        self.last_reason = reason;
-        let next_retry_at = Self::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-        self.phase = Phase::Waiting { until: now + delay };
-        let state = outage_state(self.backoff.attempts() + 1, now - since, &self.last_reason, Some(next_retry_at));
-        self.set_link(state);
-    }
-
-    /// The server refused the session (`message`, its words): it ends here, and the view says why.
-    fn logged_out(&mut self, message: &str) {
-        tracing::info!(message, "session refused; logged out");
-        let exp = self.token.as_ref().and_then(|t| t.claims()).and_then(|c| c.exp);
-        let reason = why_refused(exp, Utc::now().timestamp(), message);
-        self.end_session(reason);
-        let _ = self.events.send(ClientEvent::Warning(format!("logged out: {message}")));
-    }
-
-    /// The one way a session ends: the link closed, the token forgotten and out of the store, the view told why.
-    fn end_session(&mut self, reason: LogoutReason) {
-        self.teardown();
-        self.token = None;
-        if let Err(e) = self.store.clear() {
-            tracing::warn!("could not clear the token store: {e}");
-        }
-        self.set_link(LinkState::LoggedOut { reason: Some(reason) });
-    }
-
-    fn retry_now(&mut self) {
-        if let Phase::Waiting { .. } = self.phase {
-            self.connect();
-        }
-    }
-
-    /// With the extension, a session in use is kept: the token is refreshed before it expires, so the user is not
-    /// asked for the password again. (Without it, an expired token means a new login.)
-    fn maybe_refresh(&mut self) {
-        let now = Instant::now();
-        if self.extensions != Some(true) || now < self.refresh_not_before {
-            return;
-        }
-        let Some(token) = self.token.clone() else { return };
-        let Some(exp) = token.claims().and_then(|c| c.exp) else { return };
-        if exp - Utc::now().timestamp() > self.config.refresh_before.as_secs() as i64 {
-            return;
-        }
-        self.refresh_not_before = now + Duration::from_secs(60);
-        let (api, tx) = (self.api.clone(), self.tx.clone());
-        tokio::spawn(async move {
-            let _ = tx.send(Msg::Refreshed(api.refresh(&token).await));
-        });
-    }
-
-    fn on_deadline(&mut self) {
-        let now = Instant::now();
-        if self.offline_at().is_some_and(|t| t <= now) {
-            if let LinkState::Connecting { attempt, next_retry_at, .. } = self.book.link().clone() {
-                self.set_link(LinkState::Offline { reason: self.last_reason.clone(), attempt, next_retry_at });
-            }
-        }
-        if matches!(self.phase, Phase::Live { .. }) {
-            self.maybe_refresh();
-        }
-        if self.flush_at.is_some_and(|f| f <= now) {
-            self.flush();
-        }
-        match &mut self.phase {
-            Phase::Waiting { until } if *until <= now => self.connect(),
-            Phase::Connecting { deadline, .. } if *deadline <= now => {
-                let s = self.config.connect_timeout.as_secs();
-                self.link_down(format!("the server did not answer within {s} s"));
-            }
-            Phase::Live { gen, link, next_heartbeat, last_ack } if *next_heartbeat <= now => {
-                if now.duration_since(*last_ack) > self.config.heartbeat_timeout {
-                    if self.server_acks {
-                        let s = self.config.heartbeat_timeout.as_secs();
-                        self.link_down(format!("no answer from the server for {s} s"));
-                        return;
-                    }
-                    // Never acked yet: either this server does not ack room requests, or the path died before
-                    // the first ack. A health check over a fresh connection tells them apart.
-                    *last_ack = now;
-                    let (gen, api, tx) = (*gen, self.api.clone(), self.tx.clone());
-                    let limit = self.config.heartbeat_every;
-                    tokio::spawn(async move {
-                        if !matches!(tokio::time::timeout(limit, api.health()).await, Ok(Ok(_))) {
-                            let reason = "the server does not answer".to_owned();
-                            let _ = tx.send(Msg::EmitFailed { gen, reason });
+            Action::CatchUp { gen, token, since, first_load, extensions } => {
+                let (api, refresh_before) = (self.api.clone(), self.config.refresh_before);
+                tokio::spawn(
+                    async move {
+                        let result = catch_up(&api, token, since, first_load, extensions, refresh_before).await;
+                        if let Err(e) = &result {
+                            tracing::debug!("failed: {e}");
                         }
-                    });
-                }
-                *next_heartbeat = now + self.config.heartbeat_every;
-                tracing::trace!(gen = *gen, "heartbeat");
-                let (gen, link, link_tx, tx, timeout) =
-                    (*gen, link.clone(), self.link_tx.clone(), self.tx.clone(), self.config.heartbeat_timeout);
+                        report(Event::CaughtUp { gen, result });
+                    }
+                    .instrument(tracing::info_span!("catch_up", gen, since)),
+                );
+            }
+            Action::Join { gen, order_ids } => {
+                let Some(link) = self.links.get(&gen).cloned() else { return };
                 tokio::spawn(async move {
-                    let r = tokio::time::timeout(timeout, link.heartbeat(link_tx, timeout)).await;
-                    let reason = match r {
+                    for id in order_ids {
+                        if let Err(reason) = link.join(&id).await {
+                            report(Event::Failed { gen, reason });
+                            return;
+                        }
+                    }
+                });
+            }
+            Action::Leave { gen, order_id } => {
+                let Some(link) = self.links.get(&gen).cloned() else { return };
+                tokio::spawn(async move {
+                    let _ = link.leave(&order_id).await;
+                });
+            }
+            Action::Heartbeat { gen } => {
+                let Some(link) = self.links.get(&gen).cloned() else { return };
+                let (link_tx, timeout) = (self.link_tx.clone(), self.config.heartbeat_timeout);
+                tokio::spawn(async move {
+                    let reason = match tokio::time::timeout(timeout, link.heartbeat(link_tx, timeout)).await {
                         Ok(Ok(())) => return,
                         Ok(Err(e)) => format!("the connection failed: {e}"),
                         Err(_) => "the connection is stuck".to_owned(),
                     };
-                    let _ = tx.send(Msg::EmitFailed { gen, reason });
+                    report(Event::Failed { gen, reason });
                 });
             }
-            _ => {}
-        }
-    }
-
-    fn handle(&mut self, msg: Msg) {
-        match msg {
-            Msg::Cmd(c) => self.command(c),
-            Msg::Opened { gen, result } => {
-                if Some(gen) != self.current_gen() {
-                    if let Ok(link) = result {
-                        tokio::spawn(link.close());
+            Action::HealthCheck { gen } => {
+                let (api, limit) = (self.api.clone(), self.config.heartbeat_every);
+                tokio::spawn(async move {
+                    if !matches!(tokio::time::timeout(limit, api.health()).await, Ok(Ok(_))) {
+                        report(Event::Failed { gen, reason: "the server does not answer".to_owned() });
                     }
-                    return;
-                }
-                match result {
-                    Ok(l) => {
-                        if let Phase::Connecting { link, .. } = &mut self.phase {
-                            *link = Some(l);
-                        }
+                });
+            }
+            Action::Refresh { token } => {
+                let api = self.api.clone();
+                tokio::spawn(async move { report(Event::Refreshed(api.refresh(&token).await)) });
+            }
+            Action::Revoke { token } => {
+                let api = self.api.clone();
+                tokio::spawn(async move {
+                    let _ = api.logout(&token).await;
+                });
+            }
+            Action::SyncRead { token, id } => {
+                let (api, events) = (self.api.clone(), self.events.clone());
+                tokio::spawn(async move {
+                    let r = match &id {
+                        Some(id) => api.mark_read(&token, id).await,
+                        None => api.mark_all_read(&token).await,
+                    };
+                    if let Err(e) = r {
+                        let _ = events.send(ClientEvent::Warning(format!("read state not synced: {e}")));
                     }
-                    Err(reason) => self.link_down(reason),
-                }
-            }
-            Msg::Link(Tagged { gen, event }) => {
-                if Some(gen) != self.current_gen() {
-                    return;
-                }
-                self.link_event(gen, event);
-            }
-            Msg::CaughtUp { gen, result } => {
-                if Some(gen) != self.current_gen() {
-                    return;
-                }
-                match result {
-                    Ok(c) => self.caught_up(gen, c),
-                    Err(e) if e.is_unauthorized() => self.logged_out(&e.to_string()),
-                    Err(e) => self.link_down(format!("catch-up failed: {e}")),
-                }
-            }
-            Msg::Refreshed(result) => match result {
-                Ok(token) if self.token.is_some() => {
-                    tracing::info!("session token refreshed");
-                    if let Err(e) = self.store.save(&token) {
-                        tracing::warn!("could not keep the refreshed token: {e}");
-                    }
-                    self.token = Some(token);
-                    self.refresh_not_before = Instant::now() + Duration::from_secs(60);
-                }
-                Ok(_) => {}
-                Err(e) if e.is_unauthorized() => self.logged_out(&e.to_string()),
-                Err(e) => tracing::warn!("token not refreshed (will retry): {e}"),
-            },
-            Msg::EmitFailed { gen, reason } => {
-                if Some(gen) == self.current_gen() {
-                    self.link_down(reason);
-                }
+                });
             }
         }
-    }
-
-    fn link_event(&mut self, gen: u64, event: LinkEvent) {
-        if !matches!(event, LinkEvent::Event { .. }) {
-            tracing::debug!(gen, ?event, "link");
-        }
-        match event {
-            LinkEvent::Connected => {
-                let phase = std::mem::replace(&mut self.phase, Phase::LoggedOut);
-                match phase {
-                    Phase::Connecting { link: Some(link), .. } => {
-                        self.phase = Phase::CatchingUp { gen, link };
-                        self.start_catch_up(gen);
-                    }
-                    // The CONNECT reply can beat `connect()`'s return: wait for `Opened` to bring the link.
-                    Phase::Connecting { link: None, deadline, .. } => {
-                        self.phase = Phase::Connecting { gen, link: None, deadline };
-                        let tx = self.tx.clone();
-                        tokio::spawn(async move {
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                            let _ = tx.send(Msg::Link(Tagged { gen, event: LinkEvent::Connected }));
-                        });
-                    }
-                    other => self.phase = other,
-                }
-            }
-            LinkEvent::Refused(message) => {
-                if message.starts_with(AUTH_ERROR_PREFIX) {
-                    self.logged_out(&message);
-                } else {
-                    self.link_down(format!("the server refused the connection: {message}"));
-                }
-            }
-            LinkEvent::Down(reason) => self.link_down(reason),
-            LinkEvent::Event { name, payload } => {
-                self.apply(Input::Wire { event: name, payload, source: Source::Live, at: Self::now() });
-            }
-            LinkEvent::HeartbeatAck => {
-                self.server_acks = true;
-                if let Phase::Live { last_ack, .. } = &mut self.phase {
-                    *last_ack = Instant::now();
-                }
-            }
-        }
-    }
-
-    fn start_catch_up(&mut self, gen: u64) {
-        let Some(token) = self.token.clone() else { return };
-        let (api, tx) = (self.api.clone(), self.tx.clone());
-        let since = self.book.last_seq();
-        let first_load = self.book.orders().next().is_none() && since.is_none();
-        let extensions = self.extensions;
-        let refresh_before = self.config.refresh_before;
-        tokio::spawn(
-            async move {
-                let result = catch_up(&api, token, since, first_load, extensions, refresh_before).await;
-                match &result {
-                    Ok(c) => tracing::debug!(inputs = c.inputs.len(), extensions = c.extensions, "caught up"),
-                    Err(e) => tracing::debug!("failed: {e}"),
-                }
-                let _ = tx.send(Msg::CaughtUp { gen, result });
-            }
-            .instrument(tracing::info_span!("catch_up", gen, since)),
-        );
-    }
-
-    fn caught_up(&mut self, gen: u64, c: CatchUp) {
-        self.extensions = Some(c.extensions);
-        if let Some(t) = c.new_token {
-            if let Err(e) = self.store.save(&t) {
-                tracing::warn!("could not keep the refreshed token: {e}");
-            }
-            self.token = Some(t);
-        }
-        for input in c.inputs {
-            self.apply(input);
-        }
-        let Phase::CatchingUp { link, .. } = std::mem::replace(&mut self.phase, Phase::LoggedOut) else {
-            return;
-        };
-        let watched: Vec<String> = self.book.watched().cloned().collect();
-        let (l, tx) = (link.clone(), self.tx.clone());
-        tokio::spawn(async move {
-            for id in watched {
-                if let Err(reason) = l.join(&id).await {
-                    let _ = tx.send(Msg::EmitFailed { gen, reason });
-                    return;
-                }
-            }
-        });
-        let now = Instant::now();
-        self.phase = Phase::Live { gen, link, next_heartbeat: now + self.config.heartbeat_every, last_ack: now };
-        self.backoff.reset();
-        self.outage_since = None;
-        self.set_link(LinkState::Live { since: Self::now() });
-        self.flush_at.get_or_insert(Instant::now());
-    }
-
-    fn command(&mut self, c: Command) {
-        match c {
-            Command::Session { token, user } => self.start_session(token, user),
-            Command::Watch(id) => {
-                self.apply(Input::Watch { order_id: id.clone() });
-                if let Phase::Live { link, gen, .. } = &self.phase {
-                    let (l, tx, gen) = (link.clone(), self.tx.clone(), *gen);
-                    tokio::spawn(async move {
-                        if let Err(reason) = l.join(&id).await {
-                            let _ = tx.send(Msg::EmitFailed { gen, reason });
-                        }
-                    });
-                }
-            }
-            Command::Unwatch(id) => {
-                self.apply(Input::Unwatch { order_id: id.clone() });
-                if let Phase::Live { link, .. } = &self.phase {
-                    let l = link.clone();
-                    tokio::spawn(async move {
-                        let _ = l.leave(&id).await;
-                    });
-                }
-            }
-            Command::MarkRead(id) => self.apply(Input::MarkRead { id }),
-            Command::MarkAllRead => self.apply(Input::MarkAllRead),
-            Command::RetryNow => self.retry_now(),
-            Command::Snapshot(reply) => {
-                let _ = reply.send(self.book.view());
-            }
-            Command::Resync => self.emit_reset(),
-            Command::Logout(done) => {
-                if let (Some(token), Some(true)) = (self.token.clone(), self.extensions) {
-                    let api = self.api.clone();
-                    tokio::spawn(async move {
-                        let _ = api.logout(&token).await;
-                    });
-                }
-                self.end_session(LogoutReason::SignedOut);
-                self.apply(Input::Clear);
-                let _ = done.send(());
-            }
-            Command::Shutdown(_) => unreachable!("handled by the loop"),
-        }
-    }
-}
-
-/// Why the server refused a session: a token past its `exp` expired; one the server says it revoked was
-/// revoked; anything else is a plain refusal.
-fn why_refused(exp: Option<i64>, now: i64, message: &str) -> LogoutReason {
-    if exp.is_some_and(|exp| exp <= now) {
-        LogoutReason::Expired
-    } else if message.to_ascii_lowercase().contains("revoked") {
-        LogoutReason::Revoked
-    } else {
-        LogoutReason::Refused
     }
 }
 
@@ -940,9 +558,6 @@ async fn catch_up(
             latest.is_some()
         }
     };
-    if extensions.is_none() && !ext && since.is_none() {
-        tracing::info!("the server speaks the base contract only; catch-up reloads orders");
-    }
     if ext {
         match api.notifications(&token).await {
             Ok(items) => inputs.push(Input::Notifications { items }),
@@ -960,20 +575,4 @@ async fn catch_up(
         }
     }
     Ok(CatchUp { inputs, extensions: ext, new_token })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_refused_session_says_why() {
-        assert_eq!(why_refused(Some(100), 100, "the token has expired"), LogoutReason::Expired);
-        assert_eq!(
-            why_refused(Some(100), 200, "Authentication error: invalid or expired token"),
-            LogoutReason::Expired
-        );
-        assert_eq!(why_refused(Some(300), 200, "not authorised: the token was revoked"), LogoutReason::Revoked);
-        assert_eq!(why_refused(None, 200, "Authentication error: invalid or expired token"), LogoutReason::Refused);
-    }
 }

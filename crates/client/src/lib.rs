@@ -17,8 +17,10 @@
 //!
 //! # Shape
 //! - [`OrderBook`] is the pure reducer: `apply(Input) -> Vec<Effect>`. Everything goes through it.
-//! - [`Engine`] runs it: one loop that owns the book, the link ([`LiveLink`]), reconnection ([`Backoff`]),
-//!   catch-up and the cache ([`Cache`]). The shell holds the cheap [`Engine`] handle and reads
+//! - [`supervisor::Supervisor`] decides a session's life (connect, catch up, live, retry with [`Backoff`],
+//!   refresh, end) as a pure state machine: events in, actions out.
+//! - [`Engine`] drives it: one loop that carries out its actions (the link, [`LiveLink`]; the catch-up; the
+//!   cache, [`Cache`]) and reports their results back. The shell holds the cheap [`Engine`] handle and reads
 //!   [`ClientEvent`]s from a channel.
 //! - [`Api`] is the REST client, [`TokenStore`] where the JWT lives (keychain in the app, memory in tests).
 //!
@@ -51,7 +53,11 @@ pub mod cache;
 pub mod engine;
 pub mod link;
 pub mod logging;
+pub mod supervisor;
 pub mod token;
+
+#[cfg(test)]
+mod fixtures;
 
 pub use api::{is_cleartext_remote, normalize_api_url, resolve_api_url, Api, ApiError, Changes};
 pub use backoff::Backoff;

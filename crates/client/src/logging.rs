@@ -10,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 /// Crates that print what crosses the wire at `trace`.
 const WIRE_CRATES: [&str; 2] = ["tungstenite", "tokio_tungstenite"];
 
-/// `RUST_LOG` (else `default`), with [`WIRE_CRATES`] capped at `debug`.
+/// `RUST_LOG` (else `default`), with `WIRE_CRATES` capped at `debug`.
 pub fn filter(default: &str) -> EnvFilter {
     let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     for krate in WIRE_CRATES {

@@ -2,46 +2,11 @@
 //! short lines (`order o1 preparing live #3`) so a case reads like the contract. `persist` is left out of the
 //! lines (it follows every applied change) and checked on its own.
 
-use chrono::{TimeZone, Utc};
 use order_protocol::*;
 use serde_json::json;
 
 use super::*;
-
-fn t(s: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(1_795_000_000 + s, 0).unwrap()
-}
-
-fn order(id: &str, status: Status, at: i64) -> Order {
-    let flow: Vec<Status> = if status == Status::Cancelled {
-        vec![Status::Pending, Status::Cancelled]
-    } else {
-        Status::ALL
-            .into_iter()
-            .take_while(|s| *s != status)
-            .chain([status])
-            .filter(|s| *s != Status::Cancelled)
-            .collect()
-    };
-    let n = flow.len() as i64;
-    Order {
-        id: id.into(),
-        order_number: format!("ORD-{id}"),
-        customer: "u1".into(),
-        items: vec![],
-        total_amount: 10.0,
-        status,
-        status_history: flow
-            .into_iter()
-            .enumerate()
-            .map(|(i, s)| StatusEntry { status: s, timestamp: t(at - (n - 1 - i as i64)) })
-            .collect(),
-        delivery_address: None,
-        delivery: None,
-        created_at: t(0),
-        updated_at: t(at),
-    }
-}
+use crate::fixtures::{order, t};
 
 fn upd(id: &str, status: Status, at: i64, seq: Option<u64>) -> Input {
     let mut u = OrderUpdate::of(&order(id, status, at), seq);
