@@ -70,6 +70,7 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Result<()> {
             init_tracing(&log_dir);
             let state = AppState::new(handle)?;
             app.manage(state);
+            notify::start(handle);
             state::show_window_if_the_ui_stays_silent(handle.clone());
             #[cfg(desktop)]
             tray::create(handle)?;

@@ -1,10 +1,12 @@
 //! Native notifications, and what a click on one does: bring the window up on that order.
 //!
-//! On Linux the shell raises them itself through notify-rust with the freedesktop `default` action, because
-//! tauri-plugin-notification's desktop path reports no click there; it waits for the answer on a thread of
-//! its own. Elsewhere the plugin shows them.
+//! On Linux the shell raises them itself over D-Bus with the freedesktop `default` action, because
+//! tauri-plugin-notification's desktop path reports no click there: one task, one connection, for all of them.
+//! Elsewhere the plugin shows them.
 
+#[cfg(not(target_os = "linux"))]
 use order_client::attention::notification_text;
+#[cfg(not(target_os = "linux"))]
 use order_client::Notify;
 use tauri::{AppHandle, Runtime};
 
@@ -12,24 +14,98 @@ use tauri::{AppHandle, Runtime};
 pub const OPEN_ORDER_EVENT: &str = "open-order";
 
 #[cfg(target_os = "linux")]
-pub fn show<R: Runtime>(app: &AppHandle<R>, n: Notify) {
-    let app = app.clone();
-    std::thread::spawn(move || {
-        let shown = notify_rust::Notification::new()
-            .appname("Live Orders")
-            .summary(&notification_text(&n.title))
-            .body(&notification_text(&n.body))
-            .action("default", "Open")
-            .show();
-        match shown {
-            Ok(handle) => handle.wait_for_action(|action| {
-                if action == "default" {
-                    open_order(&app, n.order_id.as_deref());
-                }
-            }),
-            Err(e) => tracing::warn!("could not show a notification: {e}"),
+pub use xdg::{show, start};
+
+/// Elsewhere the plugin needs nothing started.
+#[cfg(not(target_os = "linux"))]
+pub fn start<R: Runtime>(_app: &AppHandle<R>) {}
+
+#[cfg(target_os = "linux")]
+mod xdg {
+    use std::collections::{HashMap, VecDeque};
+
+    use futures_util::StreamExt;
+    use order_client::attention::notification_text;
+    use order_client::Notify;
+    use tauri::{AppHandle, Manager, Runtime};
+    use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+    use zbus::message::Type;
+    use zbus::{Connection, MatchRule, MessageStream};
+
+    const SERVICE: &str = "org.freedesktop.Notifications";
+    const PATH: &str = "/org/freedesktop/Notifications";
+    /// Clicks are remembered for this many of the latest notifications; an older one still on screen
+    /// brings the window up without an order.
+    const REMEMBERED: usize = 64;
+
+    /// The way to the one notifier task.
+    struct Notifier(UnboundedSender<Notify>);
+
+    /// Starts the notifier: one task with one D-Bus connection for every notification, which also hears the
+    /// clicks (servers such as GNOME Shell send `ActionInvoked` only to the connection that asked).
+    pub fn start<R: Runtime>(app: &AppHandle<R>) {
+        let (tx, rx) = unbounded_channel();
+        app.manage(Notifier(tx));
+        tauri::async_runtime::spawn(run(app.clone(), rx));
+    }
+
+    pub fn show<R: Runtime>(app: &AppHandle<R>, n: Notify) {
+        match app.try_state::<Notifier>() {
+            Some(notifier) if notifier.0.send(n).is_ok() => {}
+            _ => tracing::warn!("no notifier running; a notification was not shown"),
         }
-    });
+    }
+
+    async fn run<R: Runtime>(app: AppHandle<R>, mut shown: UnboundedReceiver<Notify>) {
+        let (conn, mut clicks) = match connect().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!("no notification server on the session bus ({e}); notifications are off");
+                while shown.recv().await.is_some() {}
+                return;
+            }
+        };
+        // Notification id → the order it names, newest last.
+        let mut orders: VecDeque<(u32, Option<String>)> = VecDeque::new();
+        loop {
+            tokio::select! {
+                next = shown.recv() => {
+                    let Some(n) = next else { return };
+                    match send(&conn, &n).await {
+                        Ok(id) => {
+                            if orders.len() == REMEMBERED {
+                                orders.pop_front();
+                            }
+                            orders.push_back((id, n.order_id));
+                        }
+                        Err(e) => tracing::warn!("could not show a notification: {e}"),
+                    }
+                }
+                Some(Ok(msg)) = clicks.next() => {
+                    let Ok((id, action)) = msg.body().deserialize::<(u32, String)>() else { continue };
+                    if action == "default" {
+                        let order = orders.iter().find(|(i, _)| *i == id).and_then(|(_, o)| o.clone());
+                        super::open_order(&app, order.as_deref());
+                    }
+                }
+            }
+        }
+    }
+
+    async fn connect() -> zbus::Result<(Connection, MessageStream)> {
+        let conn = Connection::session().await?;
+        let rule = MatchRule::builder().msg_type(Type::Signal).interface(SERVICE).member("ActionInvoked").build()?;
+        let clicks = MessageStream::for_match_rule(rule, &conn, None).await?;
+        Ok((conn, clicks))
+    }
+
+    /// The freedesktop `Notify` call: plain text, one `default` action (a click on the body).
+    async fn send(conn: &Connection, n: &Notify) -> zbus::Result<u32> {
+        let hints: HashMap<&str, zbus::Variant<'_>> = HashMap::new();
+        let (summary, body) = (notification_text(&n.title), notification_text(&n.body));
+        let args = ("Live Orders", 0u32, "", summary.as_str(), body.as_str(), vec!["default", "Open"], hints, -1i32);
+        conn.call_method(Some(SERVICE), PATH, Some(SERVICE), "Notify", &args).await?.body().deserialize()
+    }
 }
 
 #[cfg(not(target_os = "linux"))]
