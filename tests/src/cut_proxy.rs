@@ -4,9 +4,11 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+
+use crate::pipe::{buffers, step, Step};
 
 /// What the proxy does with traffic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,7 +102,7 @@ async fn pipe(mut client: TcpStream, upstream: SocketAddr, mut mode: watch::Rece
     let Ok(mut server) = TcpStream::connect(upstream).await else { return };
     let (mut cr, mut cw) = client.split();
     let (mut sr, mut sw) = server.split();
-    let (mut b1, mut b2) = (vec![0u8; 16 * 1024], vec![0u8; 16 * 1024]);
+    let (mut b1, mut b2) = buffers();
     loop {
         if *mode.borrow() == Mode::Blackhole {
             // Hold both ends open and move nothing until the mode changes.
@@ -112,40 +114,34 @@ async fn pipe(mut client: TcpStream, upstream: SocketAddr, mut mode: watch::Rece
         if *mode.borrow() == Mode::Cut {
             return;
         }
-        tokio::select! {
-            r = cr.read(&mut b1) => match r {
-                Ok(0) | Err(_) => return,
-                Ok(n) => if sw.write_all(&b1[..n]).await.is_err() { return },
-            },
-            r = sr.read(&mut b2) => match r {
-                Ok(0) | Err(_) => return,
-                Ok(n) => if cw.write_all(&b2[..n]).await.is_err() { return },
-            },
-            c = mode.changed() => if c.is_err() { return },
+        match step((&mut cr, &mut sw), &mut sr, (&mut b1, &mut b2), async { mode.changed().await.is_ok() }).await {
+            Step::Closed => return,
+            Step::FromServer(n) => {
+                if cw.write_all(&b2[..n]).await.is_err() {
+                    return;
+                }
+            }
+            Step::Moved => {}
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use tokio::io::AsyncReadExt;
+
     use super::*;
 
     async fn echo_server() -> SocketAddr {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = l.local_addr().unwrap();
-        tokio::spawn(async move {
-            while let Ok((mut s, _)) = l.accept().await {
-                tokio::spawn(async move {
-                    let mut b = [0u8; 1024];
-                    while let Ok(n) = s.read(&mut b).await {
-                        if n == 0 || s.write_all(&b[..n]).await.is_err() {
-                            return;
-                        }
-                    }
-                });
+        crate::pipe::loopback_server(|mut s| async move {
+            let mut b = [0u8; 1024];
+            while let Ok(n) = s.read(&mut b).await {
+                if n == 0 || s.write_all(&b[..n]).await.is_err() {
+                    return;
+                }
             }
-        });
-        addr
+        })
+        .await
     }
 
     async fn roundtrip(s: &mut TcpStream, msg: &[u8]) -> std::io::Result<Vec<u8>> {

@@ -5,13 +5,17 @@
 //! - [`desktop`]: the tray icon on D-Bus and the app's X windows, as a panel and a window manager see them.
 //! - [`node_peer`]: the Node base-contract server (official `socket.io`) of `tests/peers/node-base`.
 //! - [`cut_proxy`]: a TCP proxy that cuts connections (cleanly or silently) between a client and a server.
-//! - [`fault_proxy`]: an HTTP-aware proxy that fails chosen requests (a status, a reset, a stall) and cuts.
+//! - [`fault_proxy`]: an HTTP- and WebSocket-aware proxy that fails chosen requests (a status, a reset, a stall,
+//!   a delay, a truncated answer) and live sockets frame by frame (silent, slow, cut), and cuts.
 //! - [`client_log`]: what an engine under test reported, with waits on it.
+//! - [`chaos`]: the seeded chaos soak (`cargo xtask chaos`) and its oracle.
 
+pub mod chaos;
 pub mod client_log;
 pub mod cut_proxy;
 pub mod desktop;
 pub mod e2e;
 pub mod fault_proxy;
 pub mod node_peer;
+mod pipe;
 pub mod procs;

@@ -45,8 +45,14 @@ pub struct NodePeer {
 impl NodePeer {
     /// Starts `node server.js 0` and waits for its `listening on PORT` line.
     pub async fn start() -> Result<NodePeer> {
+        Self::start_with(&[]).await
+    }
+
+    /// The same, with environment variables for the server (`PING_INTERVAL_MS`, `PING_TIMEOUT_MS`).
+    pub async fn start_with(env: &[(&str, &str)]) -> Result<NodePeer> {
         ensure_installed()?;
         let mut child = Command::new("node")
+            .envs(env.iter().copied())
             .arg("server.js")
             .arg("0")
             .current_dir(peer_dir())
@@ -82,6 +88,13 @@ impl NodePeer {
             bail!("disconnect-all answered {}", r.status());
         }
         Ok(())
+    }
+
+    /// Test hook: a new pending order for Alice; its id.
+    pub async fn add_order(&self) -> Result<String> {
+        let r = reqwest::Client::new().post(format!("http://{}/test/orders", self.addr)).send().await?;
+        let o: serde_json::Value = r.error_for_status()?.json().await?;
+        o["_id"].as_str().map(str::to_owned).context("the new order's id")
     }
 
     pub async fn stop(mut self) {

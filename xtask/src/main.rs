@@ -7,6 +7,7 @@ mod bench;
 mod bench_app;
 mod build;
 mod bundle;
+mod chaos;
 mod icons;
 mod run;
 mod setup;
@@ -26,6 +27,8 @@ usage: cargo xtask <command>
   run [--release]     set up, build, start order-server --demo on 127.0.0.1:5001 and the app against it
   test                set up, then fmt, clippy, unit, integration and end-to-end tests (headless if needed)
   bench [server|client|app]   run the benchmarks and print their tables
+  chaos [--cycles N] [--seed S] [--backend order-server|node]
+                      the seeded chaos soak (200 cycles per backend by default); one `chaos:` line each
   bundle              build the .deb with tauri-cli (installed on demand, ~11 min the first time)
   icons               regenerate icons/ from icons/source.png
 ";
@@ -46,6 +49,7 @@ fn main() -> Result<()> {
         Some("run") => run::run(build::Profile::from_flag(release)),
         Some("test") => test::run(),
         Some("bench") => bench::run(&rest),
+        Some("chaos") => chaos::run(&rest),
         Some("bundle") => bundle::run(),
         Some("icons") => icons::run(),
         Some("help" | "--help" | "-h") | None => {

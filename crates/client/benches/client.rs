@@ -106,7 +106,8 @@ fn catch_up_10k() {
         at: Utc::now(),
     });
     let t = Instant::now();
-    let resp: ChangesResponse = serde_json::from_slice(&body).unwrap();
+    // As the engine reads it: bounds checked, then parsed.
+    let resp: ChangesResponse = order_client::api::parse_body(&body).unwrap();
     let parsed = t.elapsed();
     let n = resp.changes.len();
     for c in resp.changes {

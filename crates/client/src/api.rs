@@ -40,6 +40,9 @@ pub enum ApiError {
     /// An answer larger than any the contract gives ([`MAX_BODY`]): read no further.
     #[error("the server's answer is larger than {} MiB; not read", MAX_BODY / (1024 * 1024))]
     TooLarge,
+    /// An answer past a bound of [`order_protocol::bounds`] (a huge text or list): not parsed.
+    #[error("the server's answer holds {0}; not read")]
+    Unbounded(order_protocol::bounds::TooBig),
     /// An address the user typed answers, but not as an order backend does (see `ApiError::at_typed_address`).
     #[error("this address does not answer as an order server: {0}")]
     NotAnOrderServer(String),
@@ -79,7 +82,8 @@ pub enum Changes {
     Gone { latest_seq: Option<u64> },
     /// The server has no change log (a base-contract backend): the contract's 404.
     Unsupported,
-    /// A 400 or 500, what an Express backend's `/orders/:id` route answers when it takes `changes` for an id.
+    /// A 400 or 500, what an Express backend's `/orders/:id` route answers when it takes `changes` for an id (or a 200
+    /// that is no change list).
     /// It means "no change log" only on a server not known to have one, and only once `GET /orders` works
     /// (the caller checks); from a server known to have the extensions it is a failure to retry.
     CatchAll(ApiError),
@@ -229,7 +233,10 @@ impl Api {
             return Err(Self::error_of(resp).await);
         }
         let bytes = read_body(resp, MAX_BODY).await?;
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode(format!("{path}: {e}")))
+        parse_body(&bytes).map_err(|e| match e {
+            ApiError::Decode(e) => ApiError::Decode(format!("{path}: {e}")),
+            e => e,
+        })
     }
 
     async fn no_content(&self, method: Method, path: &str, token: &Token) -> Result<(), ApiError> {
@@ -292,10 +299,12 @@ impl Api {
         match resp.status() {
             s if s.is_success() => {
                 let bytes = read_body(resp, MAX_BODY).await?;
-                match serde_json::from_slice::<ChangesResponse>(&bytes) {
+                match parse_body::<ChangesResponse>(&bytes) {
                     Ok(c) => Ok(Changes::Replay(c)),
-                    // A 200 that is not a change list: an `/orders/:id` route that answered with an order.
-                    Err(_) => Ok(Changes::Unsupported),
+                    Err(e @ ApiError::Unbounded(_)) => Err(e),
+                    // A 200 that is not a change list: an `/orders/:id` route that answered with an order, or a
+                    // body cut short. Believed only as a catch-all would be (see `Changes::CatchAll`).
+                    Err(e) => Ok(Changes::CatchAll(ApiError::Decode(e.to_string()))),
                 }
             }
             StatusCode::GONE => {
@@ -347,6 +356,12 @@ impl Api {
 /// The largest answer read: the order list or a replay of a customer who was away a long while stays far
 /// below it (10,000 changes make about 9 MB). A peer that sends more is not an order backend to trust.
 pub const MAX_BODY: usize = 32 * 1024 * 1024;
+
+/// A JSON body as `T`, once it is within [`order_protocol::bounds`].
+pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    order_protocol::bounds::check_json(bytes).map_err(ApiError::Unbounded)?;
+    serde_json::from_slice(bytes).map_err(|e| ApiError::Decode(e.to_string()))
+}
 
 /// The largest error answer read: its `{message}` is a sentence.
 const MAX_ERROR_BODY: usize = 16 * 1024;
@@ -442,6 +457,17 @@ mod tests {
         assert!(matches!(api.orders(&token).await, Err(ApiError::TooLarge)), "a stream without end");
         assert!(matches!(api.health().await, Err(ApiError::TooLarge)), "a length beyond the cap");
         assert!(ApiError::TooLarge.to_string().contains("larger than 32 MiB"));
+    }
+
+    /// Within the size cap but past a bound: an order number of 100 KiB, a change list of a million entries.
+    #[test]
+    fn an_answer_past_a_bound_is_refused_in_words() {
+        let huge_text = format!(r#"[{{"_id":"o1","orderNumber":"{}"}}]"#, "x".repeat(100 * 1024));
+        let e = parse_body::<Vec<Order>>(huge_text.as_bytes()).unwrap_err();
+        assert_eq!(e.to_string(), "the server's answer holds a text longer than 64 KiB; not read");
+        let many = format!(r#"{{"latestSeq":1,"changes":[{}]}}"#, vec!["{}"; 1_000_000].join(","));
+        let e = parse_body::<ChangesResponse>(many.as_bytes()).unwrap_err();
+        assert_eq!(e.to_string(), "the server's answer holds a list of more than 100000 entries; not read");
     }
 
     #[test]

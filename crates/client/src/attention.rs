@@ -96,7 +96,7 @@ pub fn api_error(e: &ApiError) -> CommandError {
         ApiError::Status { message, .. } => (ErrorCode::Server, message.clone()),
         ApiError::Decode(m) => (ErrorCode::Server, m.clone()),
         ApiError::NotAnOrderServer(m) => (ErrorCode::NotAnOrderServer, m.clone()),
-        ApiError::TooLarge => (ErrorCode::Server, e.to_string()),
+        ApiError::TooLarge | ApiError::Unbounded(_) => (ErrorCode::Server, e.to_string()),
         ApiError::Cleartext(origin) => (ErrorCode::Cleartext, origin.clone()),
     };
     CommandError { code, message }

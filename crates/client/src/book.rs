@@ -480,7 +480,9 @@ impl OrderBook {
         let ids: HashSet<String> = orders.iter().map(|o| o.id.clone()).collect();
         for order in orders {
             let held = self.orders.get(&order.id);
-            let moved = held.is_some_and(|h| h.status != order.status);
+            // Moved while we were away: a held order whose status changed, or a new one already past `pending`
+            // (its first step was an update a live app would have shown; placing one emits nothing).
+            let moved = held.map_or(order.status != Status::Pending, |h| h.status != order.status);
             let (order_id, order_number, status) = (order.id.clone(), order.order_number.clone(), order.status);
             let delivery_before = held.and_then(|h| h.delivery.clone());
             let known = held.is_some();

@@ -223,7 +223,8 @@ pub struct Supervisor {
     last_reason: String,
     /// Whether the server has the extensions; `None` until a catch-up found out.
     extensions: Option<bool>,
-    /// Whether this server ever acked a heartbeat: only then does a missing ack mean a dead path.
+    /// Whether this server ever acked a heartbeat: then (or with the extensions, which always ack) a missing
+    /// ack means a dead path.
     server_acks: bool,
     dirty: bool,
     flush_at: Option<Instant>,
@@ -384,6 +385,12 @@ impl Supervisor {
     /// Applies an input to the reducer and turns its effects into actions.
     fn apply(&mut self, input: Input) {
         for fx in self.book.apply(input) {
+            self.apply_effect(fx);
+        }
+    }
+
+    fn apply_effect(&mut self, fx: Effect) {
+        {
             match fx {
                 Effect::Ui { patch, seq } => self.out.push(Action::Emit(ClientEvent::Update { patch, seq })),
                 Effect::Notify(n) => {
@@ -503,9 +510,10 @@ impl Supervisor {
                 }
             }
             LinkEvent::Down(reason) => self.link_down(reason),
-            LinkEvent::Event { name, payload } => {
-                self.apply(Input::Wire { event: name, payload, source: Source::Live, at: self.now.wall });
-            }
+            LinkEvent::Event { name, payload } => match order_protocol::bounds::check_value(&payload) {
+                Ok(()) => self.apply(Input::Wire { event: name, payload, source: Source::Live, at: self.now.wall }),
+                Err(e) => self.apply_effect(Effect::Warn(format!("skipped an event `{name}`: it holds {e}"))),
+            },
             LinkEvent::HeartbeatAck => {
                 self.server_acks = true;
                 if let Phase::Live { last_ack, .. } = &mut self.phase {
@@ -627,7 +635,8 @@ impl Supervisor {
                 let gen = *gen;
                 *next_heartbeat = now + timing.heartbeat_every;
                 if now.duration_since(*last_ack) > timing.heartbeat_timeout {
-                    if self.server_acks {
+                    // A server with the extensions always acks (CONTRACT.md); another, once it has.
+                    if self.server_acks || self.extensions == Some(true) {
                         let s = timing.heartbeat_timeout.as_secs();
                         self.link_down(format!("no answer from the server for {s} s"));
                         return;

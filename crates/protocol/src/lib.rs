@@ -5,6 +5,7 @@
 //! contract writes them. This crate does no I/O and builds for native and wasm alike, so the server, the
 //! engine and the UI share one definition of every message.
 
+pub mod bounds;
 pub mod events;
 mod ids;
 pub mod model;

@@ -3,8 +3,10 @@
 // and connection state recovery switched on, so every event carries an extra trailing offset argument.
 // It has none of order-server's extensions: GET /api/orders/changes falls into /orders/:id and answers 404.
 // Orders live in memory; tests move them along with PATCH /api/orders/:id/status as the store owner.
-// Test-only hook (not in the contract): POST /test/disconnect-all kicks every socket server-side.
+// Test-only hooks (not in the contract): POST /test/disconnect-all kicks every socket server-side; POST
+// /test/orders adds a pending order for Alice (the chaos soak needs orders that keep moving).
 // Usage: node server.js [port]   (port 0 or none: any free port; prints "listening on PORT")
+// PING_INTERVAL_MS and PING_TIMEOUT_MS set Engine.IO's keep-alive (socket.io's 25 s and 20 s by default).
 'use strict';
 const http = require('http');
 const crypto = require('crypto');
@@ -91,6 +93,7 @@ app.patch('/api/orders/:id/status', auth, (req, res) => {
   changeStatus(o, status);
   res.json(o);
 });
+app.post('/test/orders', (_req, res) => res.json(addOrder(users[0], 'pending')));
 app.post('/test/disconnect-all', (_req, res) => {
   io.disconnectSockets(true);
   res.json({ ok: true });
@@ -100,6 +103,9 @@ const server = http.createServer(app);
 const io = new Server(server, {
   cors: { origin: '*' },
   connectionStateRecovery: { maxDisconnectionDuration: 2 * 60 * 1000, skipMiddlewares: true },
+  // Engine.IO's keep-alive, socket.io's defaults unless set: a base-contract client notices a silent path by it.
+  pingInterval: Number(process.env.PING_INTERVAL_MS || 25000),
+  pingTimeout: Number(process.env.PING_TIMEOUT_MS || 20000),
 });
 
 io.use((socket, next) => {

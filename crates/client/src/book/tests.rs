@@ -281,13 +281,15 @@ fn a_reload_turns_every_moved_status_into_the_update_and_one_notification() {
                 ],
                 Source::Initial,
             ),
-            // Away: o1 went through two steps, o2 was delivered, o3 did not move, o4 is new, nothing else.
+            // Away: o1 went through two steps, o2 was delivered, o3 did not move, o4 is new, o5 is new and
+            // already confirmed (a live app would have heard that), nothing else.
             load(
                 vec![
                     order("o1", Status::Preparing, 30),
                     order("o2", Status::Delivered, 30),
                     order("o3", Status::Pending, 10),
                     order("o4", Status::Pending, 25),
+                    order("o5", Status::Confirmed, 26),
                 ],
                 Source::CatchUp,
             ),
@@ -298,6 +300,7 @@ fn a_reload_turns_every_moved_status_into_the_update_and_one_notification() {
                     order("o2", Status::Delivered, 30),
                     order("o3", Status::Pending, 10),
                     order("o4", Status::Pending, 25),
+                    order("o5", Status::Confirmed, 26),
                 ],
                 Source::CatchUp,
             ),
@@ -314,7 +317,10 @@ fn a_reload_turns_every_moved_status_into_the_update_and_one_notification() {
             "notify local:o2:delivered:1795000030000",
             "inbox+ local:o2:delivered:1795000030000 order_updates unread=2",
             "order o4 pending catch-up",
-            "stats 4/3/1/0",
+            "order o5 confirmed catch-up",
+            "notify local:o5:confirmed:1795000026000",
+            "inbox+ local:o5:confirmed:1795000026000 order_updates unread=3",
+            "stats 5/4/1/0",
         ],
     );
     let o1 = book.order("o1").unwrap();

@@ -459,13 +459,19 @@ fn a_token_near_its_end_is_refreshed_once_live_and_a_failed_refresh_waits() {
     // A 503: the session goes on, and no new refresh for a minute.
     run.send(Event::Refreshed(Err(ApiError::Status { status: 503, message: "busy".into() })));
     assert!(run.link().is_live());
-    for _ in 0..10 {
+    // The server answers every heartbeat meanwhile.
+    let tick_acked = |run: &mut Run| {
         run.tick();
+        run.send(Event::Link { gen, event: LinkEvent::HeartbeatAck });
+    };
+    for _ in 0..10 {
+        tick_acked(&mut run);
     }
     assert_eq!(refreshes(&run), 1, "no refresh storm");
     while run.at < Duration::from_secs(61) {
-        run.tick();
+        tick_acked(&mut run);
     }
+    assert!(run.link().is_live());
     assert_eq!(refreshes(&run), 2, "tried again after the pause");
     let fresh = token(t(0).timestamp() + 7200);
     run.send(Event::Refreshed(Ok(fresh.clone())));
@@ -565,32 +571,47 @@ fn a_stale_link_is_closed_and_heard_no_more() {
     assert!(run.link().is_live());
 }
 
-#[test]
-fn a_link_that_stops_answering_is_dropped_once_it_has_acked() {
-    let (mut run, gen) = Run::start(cache(CACHED, true), i64::MAX / 2);
-    run.connect(gen);
-    run.send(Event::CaughtUp { gen, result: Ok(replay(CACHED + 1, HEAD)) });
-    run.tick();
-    run.send(Event::Link { gen, event: LinkEvent::HeartbeatAck });
-    // Silence from here: after `heartbeat_timeout` the link is taken as gone.
-    let mut down_at = None;
+/// Ticks until the link leaves `Live`; when it did.
+fn dropped_at(run: &mut Run) -> Option<Duration> {
     for _ in 0..10 {
         run.tick();
         if !run.link().is_live() {
-            down_at = Some(run.at);
-            break;
+            return Some(run.at);
         }
     }
-    let down_at = down_at.expect("a silent link is dropped");
+    None
+}
+
+#[test]
+fn a_link_that_stops_answering_is_dropped_once_it_has_acked() {
+    let (mut run, gen) = Run::start(cache(CACHED, false), i64::MAX / 2);
+    run.connect(gen);
+    run.send(Event::CaughtUp { gen, result: Ok(reload(HEAD)) });
+    run.tick();
+    run.send(Event::Link { gen, event: LinkEvent::HeartbeatAck });
+    // Silence from here: after `heartbeat_timeout` the link is taken as gone.
+    let down_at = dropped_at(&mut run).expect("a silent link is dropped");
     assert!(down_at <= Duration::from_secs(2 + 5 + 2), "dropped within a heartbeat of the timeout: {down_at:?}");
     assert_eq!(reason(&run.link()), "no answer from the server for 5 s");
 }
 
+/// The chaos soak's find: a client (re)started onto a path that went silent before any heartbeat was acked
+/// asked `/health` (which answered) and showed `Live` for good.
 #[test]
-fn a_server_that_never_acks_gets_a_health_check_not_a_drop() {
+fn a_server_with_the_extensions_that_never_acks_is_dropped() {
     let (mut run, gen) = Run::start(cache(CACHED, true), i64::MAX / 2);
     run.connect(gen);
     run.send(Event::CaughtUp { gen, result: Ok(replay(CACHED + 1, HEAD)) });
+    let down_at = dropped_at(&mut run).expect("a silent link is dropped");
+    assert!(down_at <= Duration::from_secs(5 + 2), "{down_at:?}");
+    assert_eq!(reason(&run.link()), "no answer from the server for 5 s");
+}
+
+#[test]
+fn a_base_contract_server_that_never_acks_gets_a_health_check_not_a_drop() {
+    let (mut run, gen) = Run::start(cache(CACHED, false), i64::MAX / 2);
+    run.connect(gen);
+    run.send(Event::CaughtUp { gen, result: Ok(reload(HEAD)) });
     for _ in 0..6 {
         run.tick();
     }
@@ -642,4 +663,21 @@ fn the_backoff_replays_with_its_seed() {
     };
     assert_eq!(delays(42), delays(42));
     assert_ne!(delays(42), delays(1000));
+}
+
+#[test]
+fn a_live_event_past_a_bound_is_skipped_in_words() {
+    let (mut run, gen) = Run::start(cache(CACHED, true), i64::MAX / 2);
+    run.connect(gen);
+    run.send(Event::CaughtUp { gen, result: Ok(replay(CACHED + 1, HEAD)) });
+    let (name, mut payload) = change(NEW);
+    payload["orderNumber"] = serde_json::Value::String("x".repeat(100 * 1024));
+    let a = run.send(Event::Link { gen, event: LinkEvent::Event { name, payload } });
+    let warned = a.iter().any(|a| {
+        matches!(a, Action::Emit(ClientEvent::Warning(w))
+            if w == "skipped an event `customer_order_update`: it holds a text longer than 64 KiB")
+    });
+    assert!(warned, "{a:?}");
+    assert_eq!(run.sup.view().orders[0].status, status(HEAD), "nothing of it applied");
+    assert!(run.link().is_live(), "one bad event does not cost the link");
 }
