@@ -1,15 +1,21 @@
 //! A short chaos soak per backend with a fresh seed each run (printed, so a failure replays with
 //! `cargo xtask chaos --seed S --backend …`); the full soak is `cargo xtask chaos`.
 
+use std::io::Write;
+
 use live_orders_tests::chaos::{soak, Backend, Opts};
 
 const CYCLES: u32 = 12;
 
 async fn short_soak(backend: Backend) {
     let opts = Opts { cycles: CYCLES, seed: rand::random(), backend };
-    eprintln!("chaos: {CYCLES} cycles against {backend}, seed {}", opts.seed);
+    // Straight to stderr, past the test harness's capture: the seed shows in every CI log, passing or not.
+    let say = |line: String| {
+        let _ = writeln!(std::io::stderr(), "{line}");
+    };
+    say(format!("chaos: {CYCLES} cycles against {backend}, seed {}", opts.seed));
     let report = soak(&opts).await.unwrap_or_else(|e| panic!("{e:#}"));
-    eprintln!("{} ({:.1?} per cycle)", report.line(), report.elapsed / CYCLES);
+    say(format!("{} against {backend} ({:.1?} per cycle)", report.line(), report.elapsed / CYCLES));
     assert!(report.clean(), "{}", report.line());
     assert_eq!(report.cycles, CYCLES);
     assert!(report.transitions > 0, "the store moved orders");
