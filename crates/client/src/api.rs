@@ -82,9 +82,8 @@ pub enum Changes {
     Gone { latest_seq: Option<u64> },
     /// The server has no change log (a base-contract backend): the contract's 404.
     Unsupported,
-    /// A 400 or 500, what an Express backend's `/orders/:id` route answers when it takes `changes` for an id (or a 200
-    /// that is no change list).
-    /// It means "no change log" only on a server not known to have one, and only once `GET /orders` works
+    /// A 400 or 500, what an Express backend's `/orders/:id` route answers when it takes `changes` for an id
+    /// (or a 200 that is no change list). It means "no change log" only on a server not known to have one, and only once `GET /orders` works
     /// (the caller checks); from a server known to have the extensions it is a failure to retry.
     CatchAll(ApiError),
 }
@@ -304,7 +303,7 @@ impl Api {
                     Err(e @ ApiError::Unbounded(_)) => Err(e),
                     // A 200 that is not a change list: an `/orders/:id` route that answered with an order, or a
                     // body cut short. Believed only as a catch-all would be (see `Changes::CatchAll`).
-                    Err(e) => Ok(Changes::CatchAll(ApiError::Decode(e.to_string()))),
+                    Err(e) => Ok(Changes::CatchAll(e)),
                 }
             }
             StatusCode::GONE => {

@@ -390,31 +390,29 @@ impl Supervisor {
     }
 
     fn apply_effect(&mut self, fx: Effect) {
-        {
-            match fx {
-                Effect::Ui { patch, seq } => self.out.push(Action::Emit(ClientEvent::Update { patch, seq })),
-                Effect::Notify(n) => {
-                    tracing::debug!(id = %n.id, "notify");
-                    self.out.push(Action::Emit(ClientEvent::Notify(n)));
+        match fx {
+            Effect::Ui { patch, seq } => self.out.push(Action::Emit(ClientEvent::Update { patch, seq })),
+            Effect::Notify(n) => {
+                tracing::debug!(id = %n.id, "notify");
+                self.out.push(Action::Emit(ClientEvent::Notify(n)));
+            }
+            Effect::Persist => {
+                self.dirty = true;
+                self.flush_at.get_or_insert(self.now.mono + FLUSH_AFTER);
+            }
+            Effect::ClearCache => {
+                self.dirty = false;
+                self.flush_at = None;
+                self.out.push(Action::ClearCache);
+            }
+            Effect::SyncRead { id } => {
+                if let (Some(true), Some(token)) = (self.extensions, self.token.clone()) {
+                    self.out.push(Action::SyncRead { token, id });
                 }
-                Effect::Persist => {
-                    self.dirty = true;
-                    self.flush_at.get_or_insert(self.now.mono + FLUSH_AFTER);
-                }
-                Effect::ClearCache => {
-                    self.dirty = false;
-                    self.flush_at = None;
-                    self.out.push(Action::ClearCache);
-                }
-                Effect::SyncRead { id } => {
-                    if let (Some(true), Some(token)) = (self.extensions, self.token.clone()) {
-                        self.out.push(Action::SyncRead { token, id });
-                    }
-                }
-                Effect::Warn(w) => {
-                    tracing::warn!("{w}");
-                    self.out.push(Action::Emit(ClientEvent::Warning(w)));
-                }
+            }
+            Effect::Warn(w) => {
+                tracing::warn!("{w}");
+                self.out.push(Action::Emit(ClientEvent::Warning(w)));
             }
         }
     }
