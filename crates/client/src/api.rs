@@ -83,8 +83,9 @@ pub enum Changes {
     /// The server has no change log (a base-contract backend): the contract's 404.
     Unsupported,
     /// A 400 or 500, what an Express backend's `/orders/:id` route answers when it takes `changes` for an id
-    /// (or a 200 that is no change list). It means "no change log" only on a server not known to have one, and only once `GET /orders` works
-    /// (the caller checks); from a server known to have the extensions it is a failure to retry.
+    /// (or a 200 that is no change list). It means "no change log" only on a server not known to have one, and
+    /// only once `GET /orders` works (the caller checks); from a server known to have the extensions it is a
+    /// failure to retry.
     CatchAll(ApiError),
 }
 
