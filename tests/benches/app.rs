@@ -144,12 +144,12 @@ async fn main() -> Result<()> {
     // Idle figures without WebDriver: its automation session keeps a web process busy (a blank window idled
     // at 1.3 % of a core under tauri-driver, and at 0.01 % launched alone), which would swamp what the app does.
     eprintln!("bench app: one more launch, alone, {idle:?} idle with the link live");
-    wait_for_sockets(&http, &url, |n| n == 0).await?;
+    wait_for_sockets(&http, &server.metrics_url(), |n| n == 0).await?;
     // `BENCH_APP_ENV="NAME=VALUE ..."` adds variables to this launch only, to try a setting without a rebuild.
     let extra = std::env::var("BENCH_APP_ENV").unwrap_or_default();
     let extra = extra.split_whitespace().filter_map(|kv| kv.split_once('='));
     let mut alone = Proc::spawn("live-orders", Command::new(&app_bin).envs(app_env(home.path())).envs(extra))?;
-    wait_for_sockets(&http, &url, |n| n >= 1).await?;
+    wait_for_sockets(&http, &server.metrics_url(), |n| n >= 1).await?;
     // The link is live; give the window its first paint before the idle window opens.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let app_idle = idle_tree("app", alone.pid(), idle).await?;
@@ -447,10 +447,10 @@ struct ProcessIdle {
 }
 
 /// Waits until the server's count of connected sockets satisfies `ok` (at most 60 s).
-async fn wait_for_sockets(http: &reqwest::Client, api: &str, ok: impl Fn(u64) -> bool) -> Result<()> {
+async fn wait_for_sockets(http: &reqwest::Client, metrics_url: &str, ok: impl Fn(u64) -> bool) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let metrics: serde_json::Value = http.get(format!("{api}/metrics")).send().await?.json().await?;
+        let metrics: serde_json::Value = http.get(metrics_url).send().await?.json().await?;
         let connected = metrics["connectedSockets"].as_u64().context("metrics without connectedSockets")?;
         if ok(connected) {
             return Ok(());

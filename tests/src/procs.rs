@@ -142,6 +142,8 @@ impl Drop for Proc {
 pub struct OrderServer {
     pub proc: Proc,
     pub addr: SocketAddr,
+    /// Where its `/metrics` listener is (a loopback port of its own).
+    pub metrics_addr: SocketAddr,
     pub db: PathBuf,
 }
 
@@ -154,15 +156,18 @@ impl OrderServer {
     /// Same, on a given address (to restart a server where its clients expect it).
     pub fn start_at(dir: &Path, addr: &str, extra: &[&str]) -> Result<OrderServer> {
         let mut cmd = Command::new(workspace_binary("order-server")?);
-        cmd.args(["--seed", "--addr", addr, "--db"])
+        cmd.args(["--seed", "--addr", addr, "--metrics-addr", "127.0.0.1:0", "--db"])
             .arg(dir.join("orders.db"))
             .args(extra)
             .env("RUST_LOG", "order_server=info");
         let mut proc = Proc::spawn("order-server", &mut cmd)?;
+        let url_in = |line: &str| line.rsplit("http://").next().unwrap_or_default().trim().to_owned();
+        let line = proc.wait_for_line("metrics on http://", Duration::from_secs(60))?;
+        let metrics_addr =
+            url_in(&line).trim_end_matches("/metrics").parse().context("order-server's metrics address")?;
         let line = proc.wait_for_line("listening on http://", Duration::from_secs(60))?;
-        let addr =
-            line.rsplit("http://").next().unwrap_or_default().trim().parse().context("order-server's address")?;
-        Ok(OrderServer { proc, addr, db: dir.join("orders.db") })
+        let addr = url_in(&line).parse().context("order-server's address")?;
+        Ok(OrderServer { proc, addr, metrics_addr, db: dir.join("orders.db") })
     }
 
     /// Acts as the store owner through the server's CLI on the same database (`order-server order …`);
@@ -182,6 +187,11 @@ impl OrderServer {
 
     pub fn api_url(&self) -> String {
         format!("http://{}/api", self.addr)
+    }
+
+    /// `http://…/metrics` on the server's private metrics listener.
+    pub fn metrics_url(&self) -> String {
+        format!("http://{}/metrics", self.metrics_addr)
     }
 
     /// The ids of the orders `email` sees on this server, asked over REST as the app would.

@@ -98,7 +98,7 @@ fn catch_up_10k() {
             });
         }
     }
-    let body = serde_json::to_vec(&ChangesResponse { latest_seq: seq, changes }).unwrap();
+    let body = serde_json::to_vec(&ChangesResponse { latest_seq: seq, changes, has_more: false }).unwrap();
     let mut book = OrderBook::new();
     book.apply(Input::Orders {
         orders: (0..orders).map(|i| order(i, Status::Pending, 0)).collect(),

@@ -72,6 +72,9 @@ impl ApiError {
     }
 }
 
+/// The most changes one catch-up replays; past it, reloading the orders is cheaper than replaying each one.
+pub const MAX_REPLAY: usize = 100_000;
+
 /// The answer of `GET /orders/changes?since=`.
 #[derive(Debug)]
 pub enum Changes {
@@ -290,10 +293,40 @@ impl Api {
         self.json(Method::GET, &format!("/orders/{}", path_segment(id)), Some(token), None).await
     }
 
-    /// `GET /orders/changes?since=` (extension). A base-contract backend answers 404 ([`Changes::Unsupported`])
-    /// or the 400/500 of its `/orders/:id` route ([`Changes::CatchAll`]). Any other failure (a 503 in passing,
-    /// a 429) is an error: it says nothing about what the server speaks.
+    /// `GET /orders/changes?since=` (extension), page after page until the server says there is no more. A
+    /// base-contract backend answers 404 ([`Changes::Unsupported`]) or the 400/500 of its `/orders/:id` route
+    /// ([`Changes::CatchAll`]). Any other failure (a 503 in passing, a 429) is an error: it says nothing about
+    /// what the server speaks. More than [`MAX_REPLAY`] changes are not replayed one by one: the answer is
+    /// [`Changes::Gone`], and the caller reloads the orders instead.
     pub async fn changes(&self, token: &Token, since: u64) -> Result<Changes, ApiError> {
+        let mut replay = ChangesResponse { latest_seq: since, changes: Vec::new(), has_more: false };
+        let mut from = since;
+        loop {
+            let page = match self.changes_page(token, from).await? {
+                Changes::Replay(page) => page,
+                // A later page that is no page is a failure of this catch-up, never a sign of another contract.
+                Changes::CatchAll(e) if from != since => return Err(e),
+                other => return Ok(other),
+            };
+            if page.has_more && page.latest_seq <= from {
+                return Err(ApiError::Decode(format!(
+                    "the change log said more follows after {from} but did not move past it"
+                )));
+            }
+            replay.changes.extend(page.changes);
+            replay.latest_seq = page.latest_seq;
+            if !page.has_more {
+                return Ok(Changes::Replay(replay));
+            }
+            if replay.changes.len() > MAX_REPLAY {
+                return Ok(Changes::Gone { latest_seq: None });
+            }
+            from = page.latest_seq;
+        }
+    }
+
+    /// One page of the change log after `since`.
+    async fn changes_page(&self, token: &Token, since: u64) -> Result<Changes, ApiError> {
         let path = format!("/orders/changes?since={since}");
         let resp = self.send(Method::GET, &path, Some(token), None).await?;
         match resp.status() {

@@ -19,7 +19,9 @@
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use order_protocol::{LinkState, LogoutReason, Patch, Source, User, ViewState, AUTH_ERROR_PREFIX};
+use order_protocol::{
+    names, LinkState, LogoutReason, Patch, ServerDisconnect, Source, User, ViewState, AUTH_ERROR_PREFIX,
+};
 
 use crate::api::ApiError;
 use crate::backoff::{outage_state, Backoff, RECONNECTING_FOR};
@@ -508,6 +510,7 @@ impl Supervisor {
                 }
             }
             LinkEvent::Down(reason) => self.link_down(reason),
+            LinkEvent::Event { name, payload } if name == names::SERVER_DISCONNECT => self.server_disconnect(&payload),
             LinkEvent::Event { name, payload } => match order_protocol::bounds::check_value(&payload) {
                 Ok(()) => self.apply(Input::Wire { event: name, payload, source: Source::Live, at: self.now.wall }),
                 Err(e) => self.apply_effect(Effect::Warn(format!("skipped an event `{name}`: it holds {e}"))),
@@ -570,6 +573,33 @@ impl Supervisor {
         self.phase = Phase::Waiting { until: now + delay };
         let state = outage_state(self.backoff.attempts() + 1, now - since, &self.last_reason, Some(next_retry_at));
         self.set_link(state);
+    }
+
+    /// The server says why it is about to disconnect this link: a session it ended ends here too, with the
+    /// reason in words; any other reason drops the link, and the next connection catches up on what it missed.
+    fn server_disconnect(&mut self, payload: &serde_json::Value) {
+        let Ok(why) = serde_json::from_value::<ServerDisconnect>(payload.clone()) else {
+            return self.link_down("the server disconnected (it gave no reason this app understands)".into());
+        };
+        match why.reason.ends_session() {
+            // A token already replaced by a refresh this app holds is not the end of the session.
+            Some(LogoutReason::Expired) if self.token_outlives_now() => {
+                self.link_down(format!("the server disconnected: {}", why.message))
+            }
+            Some(reason) => {
+                tracing::info!(reason = why.reason.as_str(), "the server ended the session");
+                self.end_session(reason);
+                let message = if why.message.is_empty() { why.reason.message() } else { &why.message };
+                self.out.push(Action::Emit(ClientEvent::Warning(format!("logged out: {message}"))));
+            }
+            None => self.link_down(format!("the server disconnected: {}", why.reason.message())),
+        }
+    }
+
+    /// Whether the token held now is still within its time.
+    fn token_outlives_now(&self) -> bool {
+        let exp = self.token.as_ref().and_then(|t| t.claims()).and_then(|c| c.exp);
+        exp.is_some_and(|exp| exp > self.now.wall.timestamp())
     }
 
     /// The server refused the session (`message`, its words): it ends here, and the view says why.

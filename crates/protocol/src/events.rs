@@ -20,6 +20,8 @@ pub mod names {
     pub const ORDER_STATS_UPDATE: &str = "order_stats_update";
     pub const JOIN_ORDER_ROOM: &str = "join_order_room";
     pub const LEAVE_ORDER_ROOM: &str = "leave_order_room";
+    /// Extension: why the server is about to disconnect this socket ([`ServerDisconnect`]).
+    pub const SERVER_DISCONNECT: &str = "server_disconnect";
 }
 
 /// Room names.
@@ -45,6 +47,75 @@ pub struct HandshakeAuth {
 impl std::fmt::Debug for HandshakeAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("HandshakeAuth { token: <redacted> }")
+    }
+}
+
+/// `server_disconnect` (extension): sent to a socket just before the server disconnects it, so the client can
+/// say why and knows whether to sign in again or to reconnect and catch up.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerDisconnect {
+    pub reason: DisconnectReason,
+    /// The server's words, for a log or a screen.
+    #[serde(default)]
+    pub message: String,
+}
+
+/// Why the server disconnects a socket. The first four end the session (the token is no longer accepted); the
+/// others only end this connection, and a client reconnects and catches up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisconnectReason {
+    /// The session was signed out (`POST /auth/logout` with a token of this session).
+    SignedOut,
+    /// The session's token expired, or its sign-in reached its absolute lifetime.
+    SessionExpired,
+    /// The server revoked the session (by its operator, or because a replaced token was presented again).
+    SessionRevoked,
+    /// The account's role changed: its tokens no longer say what it may do.
+    RoleChanged,
+    /// The socket did not read its events fast enough; what it missed is in the change log.
+    TooSlow,
+    /// Anything this client does not know yet.
+    #[serde(other)]
+    Other,
+}
+
+impl DisconnectReason {
+    /// How a session that the server ended this way reads on the sign-in screen; `None`: only this connection
+    /// ended.
+    pub fn ends_session(self) -> Option<crate::LogoutReason> {
+        use crate::LogoutReason as L;
+        match self {
+            // Not by this app, or it would have ended the session itself: a sign-out elsewhere.
+            DisconnectReason::SignedOut | DisconnectReason::SessionRevoked => Some(L::Revoked),
+            DisconnectReason::SessionExpired => Some(L::Expired),
+            DisconnectReason::RoleChanged => Some(L::Refused),
+            DisconnectReason::TooSlow | DisconnectReason::Other => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisconnectReason::SignedOut => "signed_out",
+            DisconnectReason::SessionExpired => "session_expired",
+            DisconnectReason::SessionRevoked => "session_revoked",
+            DisconnectReason::RoleChanged => "role_changed",
+            DisconnectReason::TooSlow => "too_slow",
+            DisconnectReason::Other => "other",
+        }
+    }
+
+    /// The words the server sends with it.
+    pub fn message(self) -> &'static str {
+        match self {
+            DisconnectReason::SignedOut => "signed out",
+            DisconnectReason::SessionExpired => "session expired",
+            DisconnectReason::SessionRevoked => "session revoked",
+            DisconnectReason::RoleChanged => "the account's role changed",
+            DisconnectReason::TooSlow => "events were not read fast enough; reconnect and catch up",
+            DisconnectReason::Other => "disconnected by the server",
+        }
     }
 }
 

@@ -87,8 +87,12 @@ pub struct Change {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangesResponse {
+    /// Where this answer brings the caller: the log's head, or with `has_more` the last change of this page.
     pub latest_seq: u64,
     pub changes: Vec<Change>,
+    /// More changes follow: ask again with `since=latestSeq`.
+    #[serde(default)]
+    pub has_more: bool,
 }
 
 /// `GET /notifications` (extension): a notification with its read state kept on the server.

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use order_protocol::{Address, Delivery, Item, Order, Role, Status, StatusEntry, User};
-use order_server::auth::Keys;
+use order_server::auth::{Claims, Keys};
 use order_server::store::Store;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -96,8 +96,17 @@ async fn wait_listening(mut child: Child, name: &'static str, prefix: &str) -> T
 }
 
 /// A database with `n` customers (`c<i>`), one preparing order each (`o<i>`), and a store owner.
-async fn prepare_db(path: &Path, n: usize) -> anyhow::Result<()> {
+/// The benchmark's tokens: one per customer, and the store owner's.
+struct Tokens {
+    customers: Vec<String>,
+    owner: String,
+}
+
+/// Fills the database with `n` customers with an order each, and signs each user in (a sign-in row and its
+/// token), for both servers: order-server checks the sign-in, the Node server only the signature.
+async fn prepare_db(path: &Path, n: usize, keys: &Keys) -> anyhow::Result<Tokens> {
     let store = Store::open(path).await?;
+    let exp = chrono::Utc::now().timestamp() + 24 * 3600;
     let mut tx = store.pool().begin().await?;
     let now = order_server::store::now();
     let ts = now.to_rfc3339();
@@ -139,9 +148,35 @@ async fn prepare_db(path: &Path, n: usize) -> anyhow::Result<()> {
             .execute(&mut *tx)
             .await?;
     }
+    sqlx::query(
+        "INSERT INTO order_counts (scope, status, n) SELECT customer_id, status, COUNT(*) FROM orders \
+         GROUP BY customer_id, status UNION ALL SELECT '*', status, COUNT(*) FROM orders GROUP BY status",
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
+    let sign_in = async |user: User| -> anyhow::Result<String> {
+        let claims = Claims::new(&user, &format!("f-{}", user.id), exp);
+        sqlx::query(
+            "INSERT INTO token_families (id, user_id, created_at, expires_at, current_jti, current_exp) \
+             VALUES (?, ?, 0, ?, ?, ?)",
+        )
+        .bind(&claims.fam)
+        .bind(&user.id)
+        .bind(exp)
+        .bind(&claims.jti)
+        .bind(exp)
+        .execute(store.pool())
+        .await?;
+        Ok(keys.sign(&claims))
+    };
+    let owner = sign_in(User::new("owner", "Owner", "owner@bench", Role::StoreOwner)).await?;
+    let mut customers = Vec::with_capacity(n);
+    for i in 0..n {
+        customers.push(sign_in(User::new(format!("c{i}"), "", format!("c{i}@bench"), Role::Customer)).await?);
+    }
     store.close().await;
-    Ok(())
+    Ok(Tokens { customers, owner })
 }
 
 /// Per client: the time its last change was sent (ns since `epoch`, 0 = none pending).
@@ -242,7 +277,7 @@ async fn patch(http: &reqwest::Client, base: &str, owner: &str, i: usize, k: u64
     let _ = http.patch(format!("{base}/api/orders/o{i}/delivery")).bearer_auth(owner).json(&body).send().await;
 }
 
-async fn run_level(target: &Target, n: usize, keys: &Keys, seconds: u64, samples: usize) -> Row {
+async fn run_level(target: &Target, n: usize, tokens: &Tokens, seconds: u64, samples: usize) -> Row {
     let shared = Arc::new(Shared {
         epoch: Instant::now(),
         sent: (0..n).map(|_| AtomicU64::new(0)).collect(),
@@ -253,8 +288,7 @@ async fn run_level(target: &Target, n: usize, keys: &Keys, seconds: u64, samples
     let (private_before, rss_before) = target.memory_kib();
     let mut tasks = Vec::with_capacity(n);
     for i in 0..n {
-        let token = keys.issue(&User::new(format!("c{i}"), "", "", Role::Customer));
-        tasks.push(tokio::spawn(client(target.base.clone(), token, i, shared.clone())));
+        tasks.push(tokio::spawn(client(target.base.clone(), tokens.customers[i].clone(), i, shared.clone())));
         if i % 200 == 199 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -269,13 +303,13 @@ async fn run_level(target: &Target, n: usize, keys: &Keys, seconds: u64, samples
     let per_conn = |before: u64, after: u64| after.saturating_sub(before) as f64 / connected.max(1) as f64;
     let (kib_per_conn, rss_kib_per_conn) = (per_conn(private_before, private_after), per_conn(rss_before, rss_after));
 
-    let owner = keys.issue(&User::new("owner", "Owner", "owner@bench", Role::StoreOwner));
+    let owner = &tokens.owner;
     let http = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
     // (a) latency, one change at a time.
     for k in 0..samples {
         let i = (k * 7919) % n;
         shared.sent[i].store(shared.epoch.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        patch(&http, &target.base, &owner, i, k as u64).await;
+        patch(&http, &target.base, owner, i, k as u64).await;
         let wait = Instant::now();
         while shared.sent[i].load(Ordering::Relaxed) != 0 && wait.elapsed() < Duration::from_secs(2) {
             tokio::time::sleep(Duration::from_micros(200)).await;
@@ -400,10 +434,10 @@ async fn main() -> anyhow::Result<()> {
 
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("bench.db");
-    prepare_db(&db, max).await?;
+    let keys = Keys::new(SECRET.as_bytes());
+    let tokens = prepare_db(&db, max, &keys).await?;
     let secret_file = dir.path().join("secret");
     std::fs::write(&secret_file, SECRET)?;
-    let keys = Keys::new(SECRET.as_bytes(), Duration::from_secs(3600));
 
     let mut rows = Vec::new();
     for &n in &levels {
@@ -417,7 +451,7 @@ async fn main() -> anyhow::Result<()> {
             .kill_on_drop(true)
             .spawn()?;
         let target = wait_listening(child, "order-server", "listening on ").await;
-        rows.push(run_level(&target, n, &keys, seconds, samples).await);
+        rows.push(run_level(&target, n, &tokens, seconds, samples).await);
         drop(target);
         if with_node {
             let peer = root().join("tests/peers/node-bench");
@@ -433,7 +467,7 @@ async fn main() -> anyhow::Result<()> {
                 .kill_on_drop(true)
                 .spawn()?;
             let target = wait_listening(child, "node socket.io", "listening on ").await;
-            rows.push(run_level(&target, n, &keys, seconds, samples).await);
+            rows.push(run_level(&target, n, &tokens, seconds, samples).await);
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand};
-use order_protocol::{Address, Item, Status};
+use order_protocol::{Address, DisconnectReason, Item, Role, Status};
 
 use crate::store::{OrderInput, Store};
 use crate::{default_db_path, spawn, ServerConfig};
@@ -51,6 +51,65 @@ pub struct ServeArgs {
     /// Days the change log stays replayable by `changes?since=`.
     #[arg(long, env = "ORDER_SERVER_RETENTION_DAYS", default_value_t = 7.0)]
     pub retention_days: f64,
+    /// Serve `/metrics` on this address (keep it private: loopback or an internal network). Off unless given;
+    /// never on the public address.
+    #[arg(long, env = "ORDER_SERVER_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Sessions and abuse limits; each refusal is a 429 with `Retry-After` (REST) or a refused connection
+/// (Socket.IO), and is counted in `/metrics`.
+#[derive(Args, Debug)]
+pub struct LimitArgs {
+    /// Hours a token lives; a refresh issues the next.
+    #[arg(long, env = "ORDER_SERVER_TOKEN_HOURS", default_value_t = 12.0)]
+    pub token_hours: f64,
+    /// Days a sign-in lives at most, however often it is refreshed.
+    #[arg(long, env = "ORDER_SERVER_SESSION_DAYS", default_value_t = 30.0)]
+    pub session_days: f64,
+    /// Seconds a token replaced by a refresh stays accepted (requests already under way).
+    #[arg(long, env = "ORDER_SERVER_REFRESH_GRACE", default_value_t = 10)]
+    pub refresh_grace: u64,
+    /// Login attempts per client address per minute.
+    #[arg(long, env = "ORDER_SERVER_LOGINS_PER_MINUTE", default_value_t = 30)]
+    pub logins_per_minute: u32,
+    /// Failed logins of one account from one address before each further try waits (1 s, doubling).
+    #[arg(long, env = "ORDER_SERVER_LOGIN_FAILURES_FREE", default_value_t = 5)]
+    pub login_failures_free: u32,
+    /// Password hashes computed at once (each takes 19 MiB); default: the number of cores, at most 8.
+    #[arg(long, env = "ORDER_SERVER_CONCURRENT_HASHES")]
+    pub concurrent_hashes: Option<usize>,
+    /// Orders one customer may place per minute.
+    #[arg(long, env = "ORDER_SERVER_ORDERS_PER_MINUTE", default_value_t = 20)]
+    pub orders_per_minute: u32,
+    /// Socket.IO connections at once per client address.
+    #[arg(long, env = "ORDER_SERVER_SOCKETS_PER_ADDR", default_value_t = 200)]
+    pub sockets_per_addr: u32,
+    /// Socket.IO connections at once per user.
+    #[arg(long, env = "ORDER_SERVER_SOCKETS_PER_USER", default_value_t = 20)]
+    pub sockets_per_user: u32,
+    /// Seconds a new connection has to authenticate.
+    #[arg(long, env = "ORDER_SERVER_HANDSHAKE_SECONDS", default_value_t = 10)]
+    pub handshake_seconds: u64,
+}
+
+impl LimitArgs {
+    fn apply(&self, c: &mut ServerConfig) {
+        c.token_ttl = Duration::from_secs_f64((self.token_hours * 3600.0).max(60.0));
+        c.session_lifetime = Duration::from_secs_f64((self.session_days * 86_400.0).max(60.0));
+        c.refresh_grace = Duration::from_secs(self.refresh_grace);
+        c.login_attempts_per_minute = self.logins_per_minute;
+        c.login_failures_free = self.login_failures_free;
+        if let Some(n) = self.concurrent_hashes {
+            c.concurrent_hashes = n.max(1);
+        }
+        c.orders_per_minute = self.orders_per_minute;
+        c.sockets_per_addr = self.sockets_per_addr;
+        c.sockets_per_user = self.sockets_per_user;
+        c.handshake_timeout = Duration::from_secs(self.handshake_seconds.max(1));
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -58,6 +117,18 @@ pub enum Command {
     /// Act on orders as the store owner.
     #[command(subcommand)]
     Order(OrderCommand),
+    /// Act on accounts: their role and their sessions. A running server disconnects the sockets of every
+    /// session this ends within a second.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Change an account's role (customer or store_owner); its sessions end.
+    SetRole { email: String, role: String },
+    /// End every session of an account (its tokens are refused from now on).
+    SignOut { email: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -106,6 +177,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         None => serve(cli.serve, db).await,
         Some(Command::Order(cmd)) => order_command(cmd, &db).await,
+        Some(Command::User(cmd)) => user_command(cmd, &db).await,
     }
 }
 
@@ -122,13 +194,17 @@ async fn serve(args: ServeArgs, db: PathBuf) -> anyhow::Result<()> {
     if !args.cors_origins.is_empty() {
         config.cors_origins = args.cors_origins;
     }
-    let data_dir = db.parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    config.metrics_addr = args.metrics_addr;
+    args.limits.apply(&mut config);
     config.jwt_secret = Some(match (&args.jwt_secret_file, std::env::var(SECRET_VARIABLE)) {
         (None, Ok(text)) => crate::auth::secret_from_text(text.as_bytes(), SECRET_VARIABLE)?,
-        (file, _) => crate::auth::load_or_create_secret(file.as_deref(), &data_dir)?,
+        (file, _) => crate::auth::load_or_create_secret(file.as_deref(), &db)?,
     });
     let server = spawn(config).await?;
     tracing::info!(db = %db.display(), "database");
+    if let Some(addr) = server.metrics_addr() {
+        println!("order-server metrics on http://{addr}/metrics");
+    }
     println!("order-server listening on http://{}", server.addr());
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
@@ -210,6 +286,37 @@ async fn order_command_on(cmd: OrderCommand, store: &Store) -> anyhow::Result<()
         }
     }
     Ok(())
+}
+
+async fn user_command(cmd: UserCommand, db: &std::path::Path) -> anyhow::Result<()> {
+    if !db.exists() {
+        bail!("no database at {} (start the server once, or pass --db)", db.display());
+    }
+    let store = Store::open(db).await.with_context(|| format!("cannot open {}", db.display()))?;
+    let result = async {
+        match cmd {
+            UserCommand::SetRole { email, role } => {
+                let role = match role.as_str() {
+                    "customer" => Role::Customer,
+                    "store_owner" => Role::StoreOwner,
+                    other => bail!("unknown role `{other}`; expected customer or store_owner"),
+                };
+                let user = store.set_role(&email, role).await?;
+                println!("{} is now {}; their sessions ended", user.email, role.as_str());
+            }
+            UserCommand::SignOut { email } => {
+                let Some(record) = store.user_by_email(&email).await? else {
+                    bail!("no user with email {email}");
+                };
+                store.end_sessions(&record.user.id, None, DisconnectReason::SessionRevoked).await?;
+                println!("every session of {email} ended");
+            }
+        }
+        Ok(())
+    }
+    .await;
+    store.close().await;
+    result
 }
 
 /// Accepts an order id or an order number (`ORD-1001`).

@@ -10,7 +10,8 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use socketioxide::SocketIo;
+use order_protocol::DisconnectReason;
+use socketioxide::{SendError, SocketError, SocketIo};
 use tokio::sync::watch;
 
 use crate::store::EventRow;
@@ -102,9 +103,19 @@ async fn emit(ctx: &AppCtx, io: &SocketIo, row: &EventRow, pos: &mut Position) {
         tracing::error!(seq = row.seq, event = %row.event, "skipping an unreadable stored event");
         return;
     };
+    // Socket by socket (a room holds one customer's few sockets, or the store owners'), so a socket whose
+    // buffer is full is known and cut: it reconnects and catches up, instead of silently missing this event.
     let rooms = row.audience.rooms(&row.customer_id, &row.order_id);
-    if let Err(e) = io.to(rooms).emit(&row.event, payload).await {
-        tracing::warn!(seq = row.seq, event = %row.event, error = %e, "emit failed");
+    for socket in io.to(rooms).sockets() {
+        match socket.emit(&row.event, payload) {
+            Ok(()) | Err(SendError::Socket(SocketError::Closed)) => {}
+            Err(SendError::Socket(SocketError::InternalChannelFull)) => {
+                ctx.metrics.slow_consumers_cut.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(sid = %socket.id, seq = row.seq, "socket cut: it does not read its events");
+                crate::sessions::cut(socket, DisconnectReason::TooSlow);
+            }
+            Err(e) => tracing::warn!(seq = row.seq, event = %row.event, error = %e, "emit failed"),
+        }
     }
     ctx.metrics.emitted_events.fetch_add(1, Ordering::Relaxed);
 }

@@ -21,6 +21,7 @@ pub mod http;
 pub mod limits;
 pub mod realtime;
 pub mod seed;
+pub mod sessions;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -39,7 +40,7 @@ pub use context::AppCtx;
 pub struct ServerConfig {
     pub addr: SocketAddr,
     pub db_path: PathBuf,
-    /// The JWT signing secret; `None` loads or creates `jwt-secret` beside the database.
+    /// The JWT signing secret; `None` loads or creates `<database file>.jwt-secret` beside the database.
     pub jwt_secret: Option<Vec<u8>>,
     /// Create the demo users and orders if absent.
     pub seed: bool,
@@ -47,8 +48,14 @@ pub struct ServerConfig {
     pub demo: bool,
     /// How often the simulator acts.
     pub demo_interval: Duration,
-    /// Lifetime of an issued token.
+    /// Lifetime of an issued token (a refresh issues the next).
     pub token_ttl: Duration,
+    /// Absolute lifetime of a sign-in: no refresh reaches past it.
+    pub session_lifetime: Duration,
+    /// How long a token replaced by a refresh stays accepted, for requests already under way.
+    pub refresh_grace: Duration,
+    /// Where `/metrics` is served (never on the public address); `None`: nowhere.
+    pub metrics_addr: Option<SocketAddr>,
     /// How long changes stay replayable by `changes?since=`.
     pub change_retention: Duration,
     /// How often the dispatcher looks for changes written by other processes.
@@ -57,9 +64,19 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// Login attempts per client address per minute.
     pub login_attempts_per_minute: u32,
-    /// Failed logins per account before it is paused for `login_failure_window`.
-    pub login_failures_per_account: u32,
-    pub login_failure_window: Duration,
+    /// Failed logins of one account from one address before each further try waits (doubling from 1 s, at
+    /// most `login_backoff_max`). Another address is not held back, so nobody can lock a customer out.
+    pub login_failures_free: u32,
+    pub login_backoff_max: Duration,
+    /// Password hashes computed at once (argon2 takes 19 MiB each); more logins wait, then get a 429.
+    pub concurrent_hashes: usize,
+    /// Orders one customer may place per minute.
+    pub orders_per_minute: u32,
+    /// Socket.IO connections at once per client address and per user.
+    pub sockets_per_addr: u32,
+    pub sockets_per_user: u32,
+    /// How long a new connection may take to authenticate (the Socket.IO CONNECT).
+    pub handshake_timeout: Duration,
     /// Largest accepted REST request body.
     pub max_body_bytes: usize,
     /// Largest accepted Socket.IO (engine.io) payload.
@@ -82,12 +99,20 @@ impl ServerConfig {
             demo: false,
             demo_interval: Duration::from_secs(4),
             token_ttl: Duration::from_secs(12 * 3600),
+            session_lifetime: Duration::from_secs(30 * 24 * 3600),
+            refresh_grace: Duration::from_secs(10),
+            metrics_addr: None,
             change_retention: Duration::from_secs(7 * 24 * 3600),
             poll_interval: Duration::from_millis(75),
             cors_origins: default_cors_origins(),
             login_attempts_per_minute: 30,
-            login_failures_per_account: 5,
-            login_failure_window: Duration::from_secs(300),
+            login_failures_free: 5,
+            login_backoff_max: Duration::from_secs(300),
+            concurrent_hashes: std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 8),
+            orders_per_minute: 20,
+            sockets_per_addr: 200,
+            sockets_per_user: 20,
+            handshake_timeout: Duration::from_secs(10),
             max_body_bytes: 64 * 1024,
             max_socket_payload: 16 * 1024,
             socket_events_per_second: 10,
@@ -97,15 +122,15 @@ impl ServerConfig {
         }
     }
 
-    /// 127.0.0.1 on a free port, seeded, no simulator. The secret is generated beside the database as a real
+    /// 127.0.0.1 on a free port (and metrics on another), seeded, no simulator. The secret is generated beside the database as a real
     /// server's is, so a restart on the same file keeps tokens valid, and is in `jwt_secret` for tests to sign
     /// tokens with.
     pub fn for_tests(db_path: PathBuf) -> Self {
-        let dir = db_path.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
-        let secret = auth::load_or_create_secret(None, &dir).expect("a JWT secret beside the test database");
+        let secret = auth::load_or_create_secret(None, &db_path).expect("a JWT secret beside the test database");
         ServerConfig {
             jwt_secret: Some(secret),
             seed: true,
+            metrics_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             ..ServerConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), db_path)
         }
     }
@@ -132,6 +157,7 @@ pub fn default_db_path() -> PathBuf {
 /// A server running in this process; [`RunningServer::shutdown`] stops it.
 pub struct RunningServer {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     ctx: AppCtx,
     io: socketioxide::SocketIo,
     stop: watch::Sender<bool>,
@@ -142,6 +168,11 @@ pub struct RunningServer {
 impl RunningServer {
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `/metrics` is served, if anywhere.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// `http://127.0.0.1:PORT/api`.
@@ -176,12 +207,12 @@ pub async fn spawn(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .with_context(|| format!("cannot open the database {}", config.db_path.display()))?;
     let secret = match &config.jwt_secret {
         Some(s) => s.clone(),
-        None => auth::load_or_create_secret(None, config.db_path.parent().unwrap_or(std::path::Path::new(".")))?,
+        None => auth::load_or_create_secret(None, &config.db_path)?,
     };
     if config.seed || config.demo {
         seed::seed(&store).await.context("cannot seed the database")?;
     }
-    let ctx = AppCtx::new(store, auth::Keys::new(&secret, config.token_ttl), &config);
+    let ctx = AppCtx::new(store, auth::Keys::new(&secret), &config);
     let (sio_layer, io) = realtime::layer(ctx.clone(), &config);
     let app =
         http::app(ctx.clone()).layer(sio_layer).layer(axum::middleware::map_request(realtime::detach_request_head));
@@ -197,6 +228,24 @@ pub async fn spawn(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let start_seq = ctx.store.latest_seq().await?;
     let dispatch = dispatcher::run(ctx.clone(), io.clone(), start_seq, config.poll_interval, stopped.clone());
     let mut tasks = vec![tokio::spawn(dispatch)];
+    let first_end = ctx.store.last_session_end().await?;
+    tasks.push(tokio::spawn(sessions::run(ctx.clone(), io.clone(), first_end, stopped.clone())));
+    let mut metrics_addr = None;
+    if let Some(wanted) = config.metrics_addr {
+        let listener = tokio::net::TcpListener::bind(wanted)
+            .await
+            .with_context(|| format!("cannot listen on {wanted} for metrics"))?;
+        metrics_addr = Some(listener.local_addr()?);
+        let mut stop = stopped.clone();
+        let metrics = http::metrics_app(ctx.clone());
+        tasks.push(tokio::spawn(async move {
+            let _ = axum::serve(listener, metrics)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+        }));
+    }
     tasks.push(tokio::spawn(dispatcher::retention(ctx.clone(), config.change_retention, stopped.clone())));
     if config.demo {
         tasks.push(tokio::spawn(demo::run(ctx.store.clone(), config.demo_interval, stopped.clone())));
@@ -210,5 +259,5 @@ pub async fn spawn(config: ServerConfig) -> anyhow::Result<RunningServer> {
             .await
     });
     tracing::info!(%addr, "order-server listening");
-    Ok(RunningServer { addr, ctx, io, stop, tasks, server })
+    Ok(RunningServer { addr, metrics_addr, ctx, io, stop, tasks, server })
 }

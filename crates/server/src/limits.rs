@@ -1,52 +1,131 @@
-//! Rate limits: login attempts (per client address and per account) and Socket.IO events per socket.
+//! Limits: login attempts per client address, backoff for failed logins of one account from one address,
+//! orders per customer, connections per address, and Socket.IO events per socket.
 //!
 //! In memory on purpose: they protect this process, and a restart resetting them costs an attacker nothing
-//! worth a table. Windows are fixed and small, so the maps stay small and are swept as they are used.
+//! worth a table. Keyed rates are `governor`'s (GCRA); the login backoff and the connection counts are ours,
+//! because they count failures and open connections, not requests.
 
 use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// A fixed-window counter per key: at most `limit` hits per `window`.
-pub struct WindowLimiter {
-    limit: u32,
-    window: Duration,
-    hits: Mutex<HashMap<String, (Instant, u32)>>,
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+/// Keys kept by a limiter beyond which the idle ones are swept.
+const SWEEP_ABOVE: usize = 10_000;
+
+/// At most `n` requests per minute per key, as a steady rate with a burst of `n`.
+pub struct KeyedRate<K: Hash + Eq + Clone> {
+    limiter: DefaultKeyedRateLimiter<K>,
 }
 
-impl WindowLimiter {
-    pub fn new(limit: u32, window: Duration) -> Self {
-        WindowLimiter { limit, window, hits: Mutex::new(HashMap::new()) }
+impl<K: Hash + Eq + Clone> KeyedRate<K> {
+    pub fn per_minute(n: u32) -> Self {
+        let quota = Quota::per_minute(NonZeroU32::new(n.max(1)).expect("at least 1"));
+        KeyedRate { limiter: RateLimiter::keyed(quota) }
     }
 
-    /// How long until `key` may try again, if it is over the limit now (does not count a hit).
-    pub fn blocked_for(&self, key: &str) -> Option<Duration> {
+    /// Counts one request of `key`, or says how long until it may come.
+    pub fn check(&self, key: &K) -> Result<(), Duration> {
+        if self.limiter.len() > SWEEP_ABOVE {
+            self.limiter.retain_recent();
+        }
+        self.limiter.check_key(key).map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+}
+
+/// Failed logins of one key (an account from one address): after `free` of them each try waits, 1 s after the
+/// `free`-th failure, twice as long after each further one (at most `max`). One attempt per key at a time, so parallel
+/// guesses cannot slip past the count.
+pub struct Backoff {
+    free: u32,
+    max: Duration,
+    keys: Mutex<HashMap<String, Failures>>,
+}
+
+#[derive(Default)]
+struct Failures {
+    count: u32,
+    until: Option<Instant>,
+    last: Option<Instant>,
+    in_flight: bool,
+}
+
+/// Why an attempt may not start now, and how long to wait.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Wait(pub Duration);
+
+impl Backoff {
+    pub fn new(free: u32, max: Duration) -> Self {
+        Backoff { free, max, keys: Mutex::new(HashMap::new()) }
+    }
+
+    /// Starts an attempt of `key`; finish it with [`Backoff::finish`].
+    pub fn begin(&self, key: &str) -> Result<(), Wait> {
         let now = Instant::now();
-        let hits = self.hits.lock().expect("limiter lock");
-        match hits.get(key) {
-            Some((start, n)) if *n >= self.limit && now < *start + self.window => Some(*start + self.window - now),
-            _ => None,
+        let mut keys = self.keys.lock().expect("backoff lock");
+        if keys.len() > SWEEP_ABOVE {
+            let max = self.max;
+            keys.retain(|_, f| f.in_flight || f.last.is_some_and(|t| now.duration_since(t) < max));
         }
+        let f = keys.entry(key.to_owned()).or_default();
+        if let Some(until) = f.until.filter(|u| *u > now) {
+            return Err(Wait(until - now));
+        }
+        if f.in_flight {
+            return Err(Wait(Duration::from_secs(1)));
+        }
+        f.in_flight = true;
+        Ok(())
     }
 
-    /// Counts one hit for `key`.
-    pub fn hit(&self, key: &str) {
+    /// Ends the attempt of `key`: a success forgets its failures, a failure counts.
+    pub fn finish(&self, key: &str, success: bool) {
         let now = Instant::now();
-        let mut hits = self.hits.lock().expect("limiter lock");
-        if hits.len() > 10_000 {
-            let window = self.window;
-            hits.retain(|_, (start, _)| now < *start + window);
+        let mut keys = self.keys.lock().expect("backoff lock");
+        if success {
+            keys.remove(key);
+            return;
         }
-        let entry = hits.entry(key.to_owned()).or_insert((now, 0));
-        if now >= entry.0 + self.window {
-            *entry = (now, 0);
+        let f = keys.entry(key.to_owned()).or_default();
+        f.in_flight = false;
+        f.count += 1;
+        f.last = Some(now);
+        if f.count >= self.free {
+            let doublings = (f.count - self.free).min(20);
+            f.until = Some(now + Duration::from_secs(1u64 << doublings).min(self.max));
         }
-        entry.1 += 1;
+    }
+}
+
+/// Open connections per client address.
+#[derive(Default)]
+pub struct ConnectionCounts(Mutex<HashMap<IpAddr, u32>>);
+
+impl ConnectionCounts {
+    /// Counts one more connection of `addr` unless it has `max` already.
+    pub fn try_add(&self, addr: IpAddr, max: u32) -> bool {
+        let mut counts = self.0.lock().expect("counts lock");
+        let n = counts.entry(addr).or_insert(0);
+        if *n >= max {
+            return false;
+        }
+        *n += 1;
+        true
     }
 
-    /// Forgets `key` (a successful login clears its failures).
-    pub fn clear(&self, key: &str) {
-        self.hits.lock().expect("limiter lock").remove(key);
+    pub fn remove(&self, addr: IpAddr) {
+        let mut counts = self.0.lock().expect("counts lock");
+        if let Some(n) = counts.get_mut(&addr) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&addr);
+            }
+        }
     }
 }
 
@@ -92,16 +171,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_window_blocks_after_the_limit_and_clears() {
-        let l = WindowLimiter::new(2, Duration::from_secs(60));
-        l.hit("a");
-        assert!(l.blocked_for("a").is_none());
-        l.hit("a");
-        let wait = l.blocked_for("a").expect("blocked after two hits");
-        assert!(wait > Duration::from_secs(50) && wait <= Duration::from_secs(60));
-        assert!(l.blocked_for("b").is_none(), "keys are independent");
-        l.clear("a");
-        assert!(l.blocked_for("a").is_none());
+    fn a_keyed_rate_refuses_past_its_burst_per_key() {
+        let r = KeyedRate::per_minute(2);
+        assert!(r.check(&"a").is_ok() && r.check(&"a").is_ok());
+        let wait = r.check(&"a").expect_err("the third within a minute");
+        assert!(wait > Duration::from_secs(20) && wait <= Duration::from_secs(30), "{wait:?}");
+        assert!(r.check(&"b").is_ok(), "keys are independent");
+    }
+
+    #[test]
+    fn failures_back_off_per_key_one_attempt_at_a_time() {
+        let b = Backoff::new(2, Duration::from_secs(5));
+        b.begin("k").unwrap();
+        assert_eq!(b.begin("k"), Err(Wait(Duration::from_secs(1))), "one attempt in flight at a time");
+        b.finish("k", false);
+        b.begin("k").unwrap();
+        b.finish("k", false);
+        let Err(Wait(w)) = b.begin("k") else { panic!("the second failure makes the next wait") };
+        assert!(w > Duration::from_millis(900) && w <= Duration::from_secs(1));
+        assert!(b.begin("other").is_ok(), "another account or address is not held back");
+        for _ in 0..10 {
+            b.keys.lock().unwrap().get_mut("k").unwrap().until = None;
+            b.begin("k").unwrap();
+            b.finish("k", false);
+        }
+        let Err(Wait(w)) = b.begin("k") else { panic!("still waiting") };
+        assert!(w <= Duration::from_secs(5), "capped at the maximum: {w:?}");
+        b.keys.lock().unwrap().get_mut("k").unwrap().until = None;
+        b.begin("k").unwrap();
+        b.finish("k", true);
+        assert!(b.begin("k").is_ok(), "a success forgets the failures");
+    }
+
+    #[test]
+    fn connections_are_counted_per_address() {
+        let c = ConnectionCounts::default();
+        let a: IpAddr = [10, 0, 0, 1].into();
+        assert!(c.try_add(a, 2) && c.try_add(a, 2) && !c.try_add(a, 2));
+        c.remove(a);
+        assert!(c.try_add(a, 2));
     }
 
     #[test]

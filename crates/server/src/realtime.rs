@@ -1,13 +1,15 @@
-//! Socket.IO: the connect middleware that authenticates the handshake's `{token}`, the rooms a socket joins,
-//! and the client events (`join_order_room`, `leave_order_room`), rate-limited per socket.
+//! Socket.IO: the connect middleware that authenticates the handshake's `{token}` (and holds the connection
+//! caps), the rooms a socket joins, and the client events (`join_order_room`, `leave_order_room`),
+//! rate-limited per socket.
 //!
-//! Sockets never receive order events from here: the dispatcher emits them to rooms. This module only decides
-//! who is in which room.
+//! Sockets never receive order events from here: the dispatcher emits them to rooms, and `sessions.rs` ends
+//! them with their session. This module only decides who is in which room.
 
-use std::sync::atomic::Ordering;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use axum::extract::Request;
+use axum::extract::{ConnectInfo, Request};
 use axum::http::header::{CONTENT_TYPE, SEC_WEBSOCKET_KEY};
 use axum::http::{Extensions, HeaderMap, HeaderValue};
 use order_protocol::{names, rooms, ConnectionStatus, Role, RoomAck, RoomRequest, User, AUTH_ERROR_PREFIX};
@@ -24,10 +26,14 @@ use crate::{AppCtx, ServerConfig};
 #[derive(Clone)]
 pub struct Session(Arc<SessionState>);
 
-/// The user (shared with the sign-in memory; the token's claims are not kept, a socket never refreshes or
-/// logs out) and the socket's event allowance.
+/// The user (shared with the sign-in memory), the sign-in (token family) the socket's token belongs to and
+/// when that sign-in's current token expires (the socket ends then, unless a refresh moved it), the client's
+/// address (counted against its cap), and the socket's event allowance.
 pub struct SessionState {
     pub user: Arc<User>,
+    pub family: Box<str>,
+    pub exp: AtomicI64,
+    pub addr: Option<IpAddr>,
     pub bucket: Mutex<TokenBucket>,
 }
 
@@ -65,6 +71,8 @@ pub fn layer(ctx: AppCtx, config: &ServerConfig) -> (SocketIoLayer, SocketIo) {
         // read, so all of it is resident, and it doubles once as messages arrive: 1 KiB per connection from
         // 512, 0.5 KiB from 256. Larger messages (the handshake's token) just take more reads.
         .ws_read_buffer_size(256)
+        // A connection that has not authenticated within this long is closed.
+        .connect_timeout(config.handshake_timeout)
         .build_layer();
     io.ns("/", on_connect.with(authenticate));
     (layer, io)
@@ -93,9 +101,14 @@ pub async fn detach_request_head(req: Request) -> Request {
     }
     parts.headers = headers;
     let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
+    let peer = parts.extensions.remove::<ConnectInfo<SocketAddr>>();
     parts.extensions = Extensions::new();
     if let Some(upgrade) = upgrade {
         parts.extensions.insert(upgrade);
+    }
+    // The client's address, for the per-address connection cap.
+    if let Some(peer) = peer {
+        parts.extensions.insert(peer);
     }
     Request::from_parts(parts, body)
 }
@@ -120,11 +133,35 @@ async fn authenticate(
     }
     let auth = crate::http::authenticate(&ctx, &token).await.map_err(|e| AuthError(e.to_string()))?;
     let limits = ctx.socket_limits;
+    let own = if auth.user.role == Role::StoreOwner {
+        socket.broadcast().to(rooms::STORE_OWNERS).sockets().into_iter().filter(|s| is_users(s, &auth.user.id)).count()
+    } else {
+        socket.broadcast().to(rooms::customer(&auth.user.id)).sockets().len()
+    };
+    if own >= limits.per_user as usize {
+        ctx.metrics.refused_sockets_per_user.fetch_add(1, Ordering::Relaxed);
+        return Err(AuthError(format!("too many connections for this account (at most {})", limits.per_user)));
+    }
+    let addr = socket.req_parts().extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    if let Some(ip) = addr {
+        if !ctx.sockets_by_addr.try_add(ip, limits.per_addr) {
+            ctx.metrics.refused_sockets_per_addr.fetch_add(1, Ordering::Relaxed);
+            return Err(AuthError(format!("too many connections from this address (at most {})", limits.per_addr)));
+        }
+    }
     socket.extensions.insert(Session(Arc::new(SessionState {
         user: auth.user,
+        family: auth.claims.fam.into(),
+        exp: AtomicI64::new(auth.claims.exp),
+        addr,
         bucket: Mutex::new(TokenBucket::new(limits.events_per_second, limits.burst)),
     })));
     Ok(())
+}
+
+/// Whether `socket` is signed in as the user `user_id`.
+pub fn is_users(socket: &SocketRef, user_id: &str) -> bool {
+    socket.extensions.get::<Session>().is_some_and(|s| s.user.id == user_id)
 }
 
 async fn on_connect(socket: SocketRef, Extension(session): Extension<Session>, State(ctx): State<AppCtx>) {
@@ -134,6 +171,7 @@ async fn on_connect(socket: SocketRef, Extension(session): Extension<Session>, S
     } else {
         socket.join(rooms::customer(&user.id));
     }
+    ctx.expiries.insert(session.exp.load(Ordering::Relaxed), socket.id);
     let connected = ctx.metrics.connected_sockets.fetch_add(1, Ordering::Relaxed) + 1;
     tracing::debug!(user = %user.id, sid = %socket.id, connected, "socket connected");
     let status = ConnectionStatus { connected: true, user_id: user.id.clone(), server_time: chrono::Utc::now() };
@@ -143,6 +181,12 @@ async fn on_connect(socket: SocketRef, Extension(session): Extension<Session>, S
     // `socket.on` go into a table each socket allocates, 0.2 KiB per idle connection in a heap profile.
     socket.on_fallback(on_client_event);
     socket.on_disconnect(|socket: SocketRef, State(ctx): State<AppCtx>| async move {
+        if let Some(session) = socket.extensions.get::<Session>() {
+            ctx.expiries.remove(session.exp.load(Ordering::Relaxed), socket.id);
+            if let Some(ip) = session.addr {
+                ctx.sockets_by_addr.remove(ip);
+            }
+        }
         let connected = ctx.metrics.connected_sockets.fetch_sub(1, Ordering::Relaxed) - 1;
         tracing::debug!(sid = %socket.id, connected, "socket disconnected");
     });

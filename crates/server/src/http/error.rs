@@ -28,8 +28,9 @@ pub enum ApiError {
     Gone { message: String, latest_seq: u64 },
     #[error("{0}")]
     PayloadTooLarge(String),
-    #[error("too many login attempts; try again in {} s", .0.as_secs().max(1))]
-    TooManyRequests(Duration),
+    /// A limit: `what` was too many; the answer says when to try again (`Retry-After`).
+    #[error("too many {what}; try again in {} s", retry_after(*.wait))]
+    TooManyRequests { what: &'static str, wait: Duration },
     /// The detail is logged, never sent.
     #[error("internal error")]
     Internal(String),
@@ -45,7 +46,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Gone { .. } => StatusCode::GONE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -61,13 +62,18 @@ impl IntoResponse for ApiError {
             ApiError::Gone { latest_seq, .. } => {
                 (status, Json(serde_json::json!({ "message": message, "latestSeq": latest_seq }))).into_response()
             }
-            ApiError::TooManyRequests(wait) => {
-                let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+            ApiError::TooManyRequests { wait, .. } => {
+                let secs = retry_after(wait);
                 (status, [(header::RETRY_AFTER, secs.to_string())], Json(ErrorBody { message })).into_response()
             }
             _ => (status, Json(ErrorBody { message })).into_response(),
         }
     }
+}
+
+/// Whole seconds to wait, at least one.
+fn retry_after(wait: Duration) -> u64 {
+    wait.as_secs_f64().ceil().max(1.0) as u64
 }
 
 impl From<StoreError> for ApiError {

@@ -12,7 +12,7 @@ use order_protocol::{Role, User};
 use serde::de::DeserializeOwned;
 
 use super::ApiError;
-use crate::auth::{Claims, TokenError};
+use crate::auth::Claims;
 use crate::store::SignedIn;
 use crate::AppCtx;
 
@@ -50,13 +50,14 @@ impl AuthUser {
     }
 }
 
-/// Checks a token fully: signature, expiry, revocation, and that its user still exists (the last two as the
-/// database said at most 2 s ago, see `Store::signed_in`).
+/// Checks a token fully: signature, expiry, that it is still its sign-in's current token (or the one just
+/// replaced, within the grace), that the sign-in did not end, and that its user still exists with the role it
+/// names (as the database said at most 2 s ago, see `Store::signed_in`).
 pub async fn authenticate(ctx: &AppCtx, token: &str) -> Result<AuthUser, ApiError> {
     let claims = ctx.keys.verify(token)?;
-    match ctx.store.signed_in(&claims.user_id, &claims.jti).await? {
+    match ctx.store.signed_in(&claims, ctx.sessions.grace).await? {
         SignedIn::User(user) => Ok(AuthUser { user, claims }),
-        SignedIn::Revoked => Err(TokenError::Revoked.into()),
+        SignedIn::Refused(e) => Err(e.into()),
         SignedIn::NoAccount => Err(ApiError::Unauthorized("not signed in: the account no longer exists".into())),
     }
 }
@@ -65,11 +66,26 @@ impl FromRequestParts<AppCtx> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, ctx: &AppCtx) -> Result<Self, ApiError> {
-        let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .ok_or(ApiError::Unauthorized("not signed in: send `Authorization: Bearer <token>`".into()))?;
-        authenticate(ctx, token).await
+        authenticate(ctx, bearer(parts)?).await
     }
+}
+
+/// A bearer token whose signature and expiry check out, not yet held to its sign-in: `/auth/refresh` judges a
+/// replaced token itself (presenting one again ends the sign-in).
+pub struct SignedClaims(pub Claims);
+
+impl FromRequestParts<AppCtx> for SignedClaims {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &AppCtx) -> Result<Self, ApiError> {
+        Ok(SignedClaims(ctx.keys.verify(bearer(parts)?)?))
+    }
+}
+
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+    header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .ok_or(ApiError::Unauthorized("not signed in: send `Authorization: Bearer <token>`".into()))
 }

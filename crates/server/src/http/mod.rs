@@ -17,8 +17,10 @@ use tower_http::trace::TraceLayer;
 
 use crate::{AppCtx, ServerConfig};
 
+pub use auth::client_ip;
 pub use error::ApiError;
-pub use extract::{authenticate, AppJson, AuthUser};
+pub use extract::{authenticate, AppJson, AuthUser, SignedClaims};
+pub use health::metrics_app;
 
 /// The REST application, without Socket.IO (tests drive it with `oneshot`).
 pub fn app(ctx: AppCtx) -> Router {

@@ -50,6 +50,10 @@ async fn place(
     if auth.is_owner() {
         return Err(ApiError::Forbidden("only customers place orders".into()));
     }
+    if let Err(wait) = ctx.orders_by_customer.check(&auth.user.id) {
+        ctx.metrics.refused_orders_rate.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Err(ApiError::TooManyRequests { what: "orders placed in a minute", wait });
+    }
     let input = OrderInput { items: body.items, delivery_address: body.delivery_address };
     let applied = ctx.store.place_order(&auth.user, input).await?;
     Ok((StatusCode::CREATED, Json(applied.order)))
@@ -98,6 +102,11 @@ async fn set_delivery(
     Ok(Json(ctx.store.patch_delivery(&id, patch).await?.order))
 }
 
+/// Changes per page of `changes?since=` unless `limit` says fewer.
+pub const CHANGES_PAGE: u32 = 500;
+/// The most changes one page may hold.
+pub const CHANGES_PAGE_MAX: u32 = 2000;
+
 async fn changes(
     State(ctx): State<AppCtx>,
     auth: AuthUser,
@@ -107,7 +116,15 @@ async fn changes(
         None => 0,
         Some(s) => s
             .parse::<u64>()
-            .map_err(|_| ApiError::BadRequest(format!("since must be a change number (0 or more), not `{s}`")))?,
+            .ok()
+            .filter(|n| i64::try_from(*n).is_ok())
+            .ok_or_else(|| ApiError::BadRequest(format!("since must be a change number (0 or more), not `{s}`")))?,
     };
-    Ok(Json(ctx.store.changes_since(&auth.user, since).await?))
+    let limit = match query.get("limit") {
+        None => CHANGES_PAGE,
+        Some(s) => s.parse::<u32>().ok().filter(|n| (1..=CHANGES_PAGE_MAX).contains(n)).ok_or_else(|| {
+            ApiError::BadRequest(format!("limit must be a number from 1 to {CHANGES_PAGE_MAX}, not `{s}`"))
+        })?,
+    };
+    Ok(Json(ctx.store.changes_since(&auth.user, since, limit).await?))
 }

@@ -67,54 +67,84 @@ impl Store {
             .collect())
     }
 
-    /// The events `user` would have received after `since`: a customer's own (their room and their orders'
-    /// rooms), a store owner's (their room and every order room). `Gone` outside the retained log.
-    pub async fn changes_since(&self, user: &User, since: u64) -> Result<ChangesResponse> {
-        let latest_seq = self.latest_seq().await?;
-        if since > latest_seq {
+    /// The events `user` would have received after `since` (a customer's own: their room and their orders'
+    /// rooms; a store owner's: their room and every order room), at most `limit` changes of them, read in one
+    /// transaction so the page and `latest_seq` are one snapshot. With more to come, `has_more` is set and
+    /// `latest_seq` is the page's last change, where the next page starts (so a client that does not know
+    /// paging still never skips a change). `Gone` outside the retained log.
+    pub async fn changes_since(&self, user: &User, since: u64, limit: u32) -> Result<ChangesResponse> {
+        let mut tx = self.pool.begin().await?;
+        let (head,): (i64,) =
+            sqlx::query_as("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)")
+                .fetch_one(&mut *tx)
+                .await?;
+        let head = head as u64;
+        if since > head {
             return Err(StoreError::Gone {
                 message: format!(
-                    "since={since} is newer than the latest change ({latest_seq}): the server's data was recreated; \
+                    "since={since} is newer than the latest change ({head}): the server's data was recreated; \
                      reload the orders"
                 ),
-                latest_seq,
+                latest_seq: head,
             });
         }
-        let pruned = self.pruned_through().await?;
+        let pruned: Option<(String,)> =
+            sqlx::query_as("SELECT value FROM meta WHERE key = 'pruned_through'").fetch_optional(&mut *tx).await?;
+        let pruned = pruned.and_then(|(v,)| v.parse::<u64>().ok()).unwrap_or(0);
         if since < pruned {
             return Err(StoreError::Gone {
                 message: format!(
-                    "changes up to {pruned} are no longer kept; reload the orders and continue from {latest_seq}"
+                    "changes up to {pruned} are no longer kept; reload the orders and continue from {head}"
                 ),
-                latest_seq,
+                latest_seq: head,
             });
         }
-        let select = "SELECT e.seq, e.event, e.payload FROM change_events e JOIN changes c ON c.seq = e.seq";
-        let rows: Vec<(i64, String, String)> = if user.role == Role::StoreOwner {
-            let mask = i64::from((Audience::OWNERS | Audience::ORDER).0);
-            sqlx::query_as(&format!("{select} WHERE e.seq > ? AND (e.audience & ?) != 0 ORDER BY e.seq, e.idx"))
-                .bind(since as i64)
-                .bind(mask)
-                .fetch_all(&self.pool)
-                .await?
+        // The page's changes first (by the customer index, or the log's key for a store owner), one more than
+        // asked to learn whether more follow, then their events.
+        let (pick, mask) = if user.role == Role::StoreOwner {
+            ("SELECT seq FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?3", Audience::OWNERS | Audience::ORDER)
         } else {
-            let mask = i64::from((Audience::CUSTOMER | Audience::ORDER).0);
-            sqlx::query_as(&format!(
-                "{select} WHERE e.seq > ? AND c.customer_id = ? AND (e.audience & ?) != 0 ORDER BY e.seq, e.idx"
-            ))
+            (
+                "SELECT seq FROM changes WHERE customer_id = ?2 AND seq > ?1 ORDER BY seq LIMIT ?3",
+                Audience::CUSTOMER | Audience::ORDER,
+            )
+        };
+        let seqs: Vec<(i64,)> = sqlx::query_as(pick)
             .bind(since as i64)
             .bind(&user.id)
-            .bind(mask)
-            .fetch_all(&self.pool)
+            .bind(i64::from(limit) + 1)
+            .fetch_all(&mut *tx)
+            .await?;
+        let has_more = seqs.len() > limit as usize;
+        let last = if has_more { seqs[limit as usize - 1].0 } else { seqs.last().map_or(since as i64, |s| s.0) };
+        let rows: Vec<(i64, String, String)> = if seqs.is_empty() {
+            Vec::new()
+        } else {
+            let which = if user.role == Role::StoreOwner {
+                "e.seq > ?1 AND e.seq <= ?2"
+            } else {
+                "e.seq IN (SELECT seq FROM changes WHERE customer_id = ?4 AND seq > ?1 AND seq <= ?2)"
+            };
+            sqlx::query_as(&format!(
+                "SELECT e.seq, e.event, e.payload FROM change_events e \
+                 WHERE {which} AND (e.audience & ?3) != 0 ORDER BY e.seq, e.idx"
+            ))
+            .bind(since as i64)
+            .bind(last)
+            .bind(i64::from(mask.0))
+            .bind(&user.id)
+            .fetch_all(&mut *tx)
             .await?
         };
+        tx.commit().await?;
         let changes = rows
             .into_iter()
             .map(|(seq, event, payload)| {
                 Ok(Change { seq: seq as u64, event, payload: serde_json::from_str(&payload)? })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(ChangesResponse { latest_seq, changes })
+        let latest_seq = if has_more { last as u64 } else { head };
+        Ok(ChangesResponse { latest_seq, changes, has_more })
     }
 
     /// Removes changes older than `before` (their events and notifications stay readable elsewhere) and
@@ -138,10 +168,15 @@ impl Store {
         .bind(max.to_string())
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < ?")
-            .bind(Utc::now().timestamp())
+        let now = Utc::now().timestamp();
+        // A sign-in whose last token expired can never be used again; an ended session's log entry has been
+        // tailed by every process within seconds.
+        sqlx::query("DELETE FROM token_families WHERE current_exp < ? OR expires_at < ?")
+            .bind(now - 3600)
+            .bind(now)
             .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM session_ends WHERE created_at < ?").bind(now - 86_400).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(removed)
     }

@@ -1,4 +1,4 @@
-//! The SQLite store: users, orders, the change log, notifications and revoked tokens.
+//! The SQLite store: users, orders, the change log, notifications, and sign-ins (token families).
 //!
 //! Every mutation of an order runs in one `BEGIN IMMEDIATE` transaction that writes the order, a `changes` row
 //! (its `seq`) and the exact events that change emits (`change_events`), on the store's writer thread
@@ -10,6 +10,7 @@
 mod changes;
 mod notifications;
 mod orders;
+mod sessions;
 mod users;
 mod writer;
 
@@ -25,7 +26,8 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 pub use changes::EventRow;
 pub use orders::OrderInput;
-pub use users::{SignedIn, UserRecord};
+pub use sessions::{judge, FamilyState, Rotation, SessionEnd, Verdict};
+pub use users::{verify_nobody, SignedIn, UserRecord};
 
 /// What can go wrong in the store, in words a caller can pass on.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +71,8 @@ pub struct Store {
     committed: Arc<std::sync::Mutex<Option<UnboundedReceiver<Vec<EventRow>>>>>,
     /// Tokens found valid in the last moments, so a busy client is not looked up on every request.
     recently_signed_in: Arc<users::RecentSignIns>,
+    /// Rung when this process ends a session, so its sockets are cut at once.
+    session_ended: Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -101,6 +105,7 @@ impl Store {
             writer,
             committed: Arc::new(std::sync::Mutex::new(Some(committed))),
             recently_signed_in: Arc::default(),
+            session_ended: Arc::default(),
         })
     }
 

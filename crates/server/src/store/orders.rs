@@ -82,12 +82,13 @@ fn parse_doc(doc: &str) -> Result<Order> {
     Ok(serde_json::from_str(doc)?)
 }
 
-/// Order counts by status: the customer's, or every order's (`None`). A scan of the orders, so counted only
-/// for the changes that send them.
+/// Order counts by status: the customer's, or every order's (`None`), from the counts every change keeps.
 fn stats(conn: &Connection, customer: Option<&str>) -> Result<Stats> {
     let mut s = Stats::default();
-    let mut add = |status: String, n: i64| {
-        let n = n as u64;
+    let mut q = conn.prepare_cached("SELECT status, n FROM order_counts WHERE scope = ?")?;
+    for row in q.query_map([customer.unwrap_or(ALL_ORDERS)], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+        let (status, n) = row?;
+        let n = n.max(0) as u64;
         s.total += n;
         match Status::parse(&status) {
             Some(Status::Delivered) => s.delivered += n,
@@ -95,19 +96,29 @@ fn stats(conn: &Connection, customer: Option<&str>) -> Result<Stats> {
             Some(st) if st.is_active() => s.active += n,
             _ => {}
         }
-    };
-    let (sql, args): (&str, &[&str]) = match customer {
-        Some(ref c) => {
-            ("SELECT status, COUNT(*) FROM orders WHERE customer_id = ? GROUP BY status", std::slice::from_ref(c))
-        }
-        None => ("SELECT status, COUNT(*) FROM orders GROUP BY status", &[]),
-    };
-    let mut q = conn.prepare_cached(sql)?;
-    for row in q.query_map(rusqlite::params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?)))? {
-        let (status, n) = row?;
-        add(status, n);
     }
     Ok(s)
+}
+
+/// The `order_counts` scope of every order.
+const ALL_ORDERS: &str = "*";
+
+/// Moves one order from `before`'s status (none: a new order) to `after`'s in the kept counts.
+fn count_change(conn: &Connection, before: Option<&Order>, after: &Order) -> Result<()> {
+    if before.is_some_and(|b| b.status == after.status) {
+        return Ok(());
+    }
+    let mut add = conn.prepare_cached(
+        "INSERT INTO order_counts (scope, status, n) VALUES (?1, ?2, ?3) \
+         ON CONFLICT(scope, status) DO UPDATE SET n = n + excluded.n",
+    )?;
+    for scope in [after.customer.as_str(), ALL_ORDERS] {
+        if let Some(b) = before {
+            add.execute(params![scope, b.status.as_str(), -1])?;
+        }
+        add.execute(params![scope, after.status.as_str(), 1])?;
+    }
+    Ok(())
 }
 
 impl Store {
@@ -286,6 +297,7 @@ fn log_change(
     conn.prepare_cached("INSERT INTO changes (order_id, customer_id, kind, created_at) VALUES (?, ?, ?, ?)")?
         .execute(params![after.id, after.customer, kind, t.to_rfc3339()])?;
     let seq = conn.last_insert_rowid() as u64;
+    count_change(conn, before, after)?;
     let (customer_stats, store_stats) = if events::status_changed(before, after) {
         (stats(conn, Some(&after.customer))?, stats(conn, None)?)
     } else {

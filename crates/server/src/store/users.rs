@@ -2,12 +2,14 @@
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use order_protocol::{Role, User};
+use order_protocol::{DisconnectReason, Role, User};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::sessions::{judge, Verdict};
 use super::{new_id, now, Result, Store, StoreError};
+use crate::auth::{Claims, TokenError};
 
 /// A user row; the hash never leaves the store module except to be verified.
 #[derive(Clone, Debug)]
@@ -30,14 +32,32 @@ fn record((id, name, email, role, hash): (String, String, String, String, String
 impl UserRecord {
     /// Checks a password against the stored hash, off the async threads (argon2 is slow on purpose).
     pub async fn verify(&self, password: &str) -> bool {
-        let hash = self.password_hash.clone();
-        let password = password.to_owned();
-        tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
-        })
-        .await
-        .unwrap_or(false)
+        verify_hash(self.password_hash.clone(), password).await
     }
+}
+
+/// Does the work of checking a password for an email that has no account: the same argon2 verification
+/// against a hash made once with the same parameters, so the time of the answer does not tell which emails
+/// exist.
+pub async fn verify_nobody(password: &str) {
+    static NOBODY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let hash = match NOBODY.get() {
+        Some(h) => h.clone(),
+        None => {
+            let made = hash_password(&format!("{:032x}", rand::random::<u128>())).await.unwrap_or_default();
+            NOBODY.get_or_init(|| made).clone()
+        }
+    };
+    verify_hash(hash, password).await;
+}
+
+async fn verify_hash(hash: String, password: &str) -> bool {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// Hashes a password with a fresh salt.
@@ -59,71 +79,87 @@ pub async fn hash_password(password: &str) -> Result<String> {
 pub enum SignedIn {
     /// Shared with the sign-in memory and with the sessions of the sockets it authenticated.
     User(Arc<User>),
-    /// The token was revoked (logout).
-    Revoked,
+    /// The token is no longer its sign-in's, or the sign-in ended: why, in the token's terms.
+    Refused(TokenError),
     /// The account is gone.
     NoAccount,
 }
 
 /// How long a token found valid is taken as valid without asking the database again. Every request is
 /// authenticated, and that query was a hop to sqlx's thread and back on each one, which bounded how many
-/// changes a busy store owner could make a second. A logout here takes effect at once; a revocation or a
-/// deleted account seen only in the database (another instance) within this long.
+/// changes a busy store owner could make a second. A session ended here takes effect at once; one ended only
+/// in the database (another process) within this long.
 const SIGNED_IN_FRESH: Duration = Duration::from_secs(2);
 
-/// How long a token logged out here is kept from being remembered again: a request that read the database
-/// just before the logout committed must not put the token back.
-const REVOKED_KEEP: Duration = Duration::from_secs(60);
+/// How long a session ended here keeps its tokens from being remembered again: a request that read the
+/// database just before the end committed must not put one back.
+const ENDED_KEEP: Duration = Duration::from_secs(60);
 
 /// More tokens than this remembered at once: forget the valid ones rather than grow.
 const SIGNED_IN_MAX: usize = 4096;
 
 /// One remembered token. Kept small (the user behind an `Arc`, without the password hash): every client that
-/// signed in within `SIGNED_IN_MAX` sign-ins has a slot, which a heap profile of the fan-out bench's 1,000
-/// idle clients counted at 0.4 KiB per connection when the whole record was stored inline.
-enum Recent {
-    Valid { checked: Instant, user: Arc<User> },
-    LoggedOut { at: Instant },
+/// signed in within `SIGNED_IN_MAX` sign-ins has a slot.
+struct Recent {
+    checked: Instant,
+    user: Arc<User>,
+    family: Box<str>,
 }
 
-/// Tokens by their id (`jti`): found valid lately, or logged out here.
+/// A session ended here lately: one sign-in of a user, or all of them (`family` `None`).
+struct Ended {
+    at: Instant,
+    user_id: String,
+    family: Option<String>,
+}
+
+impl Ended {
+    fn covers(&self, user_id: &str, family: &str) -> bool {
+        self.at.elapsed() < ENDED_KEEP && self.user_id == user_id && self.family.as_deref().is_none_or(|f| f == family)
+    }
+}
+
+/// Tokens found valid lately, by their id (`jti`), and the sessions ended here lately.
 #[derive(Default)]
-pub(super) struct RecentSignIns(Mutex<HashMap<String, Recent>>);
+pub(super) struct RecentSignIns(Mutex<(HashMap<String, Recent>, Vec<Ended>)>);
 
 impl RecentSignIns {
-    fn get(&self, user_id: &str, jti: &str) -> Option<Arc<User>> {
-        match self.0.lock().expect("not poisoned").get(jti)? {
-            Recent::Valid { checked, user } if checked.elapsed() < SIGNED_IN_FRESH && user.id == user_id => {
+    fn get(&self, claims: &Claims) -> Option<Arc<User>> {
+        let guard = self.0.lock().expect("not poisoned");
+        match guard.0.get(&claims.jti)? {
+            Recent { checked, user, family }
+                if checked.elapsed() < SIGNED_IN_FRESH && user.id == claims.user_id && **family == *claims.fam =>
+            {
                 Some(user.clone())
             }
             _ => None,
         }
     }
 
-    fn put(&self, jti: &str, user: &Arc<User>) {
-        let mut map = self.0.lock().expect("not poisoned");
-        if let Some(Recent::LoggedOut { at }) = map.get(jti) {
-            if at.elapsed() < REVOKED_KEEP {
-                return;
-            }
+    fn put(&self, claims: &Claims, user: &Arc<User>) {
+        let mut guard = self.0.lock().expect("not poisoned");
+        let (map, ended) = &mut *guard;
+        ended.retain(|e| e.at.elapsed() < ENDED_KEEP);
+        if ended.iter().any(|e| e.covers(&user.id, &claims.fam)) {
+            return;
         }
         if map.len() >= SIGNED_IN_MAX {
-            map.retain(|_, recent| match recent {
-                Recent::Valid { checked, .. } => checked.elapsed() < SIGNED_IN_FRESH,
-                Recent::LoggedOut { at } => at.elapsed() < REVOKED_KEEP,
-            });
-            if map.len() >= SIGNED_IN_MAX {
-                map.retain(|_, recent| matches!(recent, Recent::LoggedOut { .. }));
-            }
+            map.retain(|_, recent| recent.checked.elapsed() < SIGNED_IN_FRESH);
             if map.len() >= SIGNED_IN_MAX {
                 map.clear();
             }
         }
-        map.insert(jti.to_owned(), Recent::Valid { checked: Instant::now(), user: user.clone() });
+        map.insert(
+            claims.jti.clone(),
+            Recent { checked: Instant::now(), user: user.clone(), family: claims.fam.as_str().into() },
+        );
     }
 
-    fn logged_out(&self, jti: &str) {
-        self.0.lock().expect("not poisoned").insert(jti.to_owned(), Recent::LoggedOut { at: Instant::now() });
+    pub(super) fn ended(&self, user_id: &str, family: Option<&str>) {
+        let mut guard = self.0.lock().expect("not poisoned");
+        let (map, ended) = &mut *guard;
+        map.retain(|_, r| !(r.user.id == user_id && family.is_none_or(|f| *r.family == *f)));
+        ended.push(Ended { at: Instant::now(), user_id: user_id.to_owned(), family: family.map(str::to_owned) });
     }
 }
 
@@ -173,42 +209,39 @@ impl Store {
         Ok(rows.into_iter().map(|r| record(r).user).collect())
     }
 
-    /// Marks a token id as revoked until it would have expired anyway.
-    pub async fn revoke_token(&self, jti: &str, expires_at: i64) -> Result<()> {
-        // Before the database write: a request that read the token as valid meanwhile cannot remember it.
-        self.recently_signed_in.logged_out(jti);
-        sqlx::query("INSERT OR IGNORE INTO revoked_tokens (jti, expires_at) VALUES (?, ?)")
-            .bind(jti)
-            .bind(expires_at)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Who a token's claims name, and whether it was revoked: one query, as every request asks (answered
-    /// from memory for a token found valid in the last `SIGNED_IN_FRESH`).
-    pub async fn signed_in(&self, user_id: &str, jti: &str) -> Result<SignedIn> {
-        if let Some(user) = self.recently_signed_in.get(user_id, jti) {
+    /// Who a token's claims name, and whether the token is still its sign-in's (`grace`: how long a replaced
+    /// token stays accepted): one query, as every request asks (answered from memory for a token found valid in
+    /// the last `SIGNED_IN_FRESH`).
+    pub async fn signed_in(&self, claims: &Claims, grace: i64) -> Result<SignedIn> {
+        if let Some(user) = self.recently_signed_in.get(claims) {
             return Ok(SignedIn::User(user));
         }
-        type Row = (bool, Option<String>, Option<String>, Option<String>, Option<String>);
-        let (revoked, id, name, email, role): Row = sqlx::query_as(
-            "SELECT EXISTS(SELECT 1 FROM revoked_tokens WHERE jti = ?1), u.id, u.name, u.email, u.role \
-             FROM (SELECT 1) LEFT JOIN users u ON u.id = ?2",
-        )
-        .bind(jti)
-        .bind(user_id)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(match (revoked, id, name, email, role) {
-            (true, ..) => SignedIn::Revoked,
-            (false, Some(id), Some(name), Some(email), Some(role)) => {
-                let user = Arc::new(User::new(id, name, email, role_from(&role)));
-                self.recently_signed_in.put(jti, &user);
-                SignedIn::User(user)
-            }
-            _ => SignedIn::NoAccount,
-        })
+        let Some(family) = self.family(&claims.fam).await? else {
+            return Ok(SignedIn::Refused(TokenError::Revoked));
+        };
+        match judge(&family, &claims.jti, chrono::Utc::now().timestamp(), grace) {
+            Verdict::Valid => {}
+            Verdict::Replaced => return Ok(SignedIn::Refused(TokenError::Replaced)),
+            Verdict::Ended(reason) => return Ok(SignedIn::Refused(token_error(reason))),
+        }
+        let Some(record) = self.user_by_id(&claims.user_id).await? else {
+            return Ok(SignedIn::NoAccount);
+        };
+        if record.user.role != claims.role {
+            return Ok(SignedIn::Refused(TokenError::RoleChanged));
+        }
+        let user = Arc::new(record.user);
+        self.recently_signed_in.put(claims, &user);
+        Ok(SignedIn::User(user))
+    }
+}
+
+/// How an ended sign-in reads as a refused token.
+fn token_error(reason: DisconnectReason) -> TokenError {
+    match reason {
+        DisconnectReason::SessionExpired => TokenError::SessionExpired,
+        DisconnectReason::RoleChanged => TokenError::RoleChanged,
+        _ => TokenError::Revoked,
     }
 }
 
@@ -220,17 +253,29 @@ mod tests {
         Arc::new(User::new("u1", "Alice", "alice@example.com", Role::Customer))
     }
 
-    /// A token is remembered only for its own user, and a logout wins over a request that read the token as
-    /// valid just before it (and puts it back afterwards).
+    fn claims(jti: &str, family: &str) -> Claims {
+        let mut c = Claims::new(&alice(), family, 0);
+        c.jti = jti.into();
+        c
+    }
+
+    /// A token is remembered only for its own user and sign-in, and an end wins over a request that read the
+    /// token as valid just before it (and puts it back afterwards).
     #[test]
-    fn a_logged_out_token_is_not_remembered_again() {
+    fn an_ended_sessions_token_is_not_remembered_again() {
         let recent = RecentSignIns::default();
-        recent.put("j1", &alice());
-        assert_eq!(recent.get("u1", "j1").map(|u| u.email.clone()), Some("alice@example.com".into()));
-        assert!(recent.get("u2", "j1").is_none(), "another user's claims do not match");
-        recent.logged_out("j1");
-        assert!(recent.get("u1", "j1").is_none());
-        recent.put("j1", &alice());
-        assert!(recent.get("u1", "j1").is_none(), "a late put after the logout is refused");
+        recent.put(&claims("j1", "f1"), &alice());
+        assert_eq!(recent.get(&claims("j1", "f1")).map(|u| u.email.clone()), Some("alice@example.com".into()));
+        let mut other_user = claims("j1", "f1");
+        other_user.user_id = "u2".into();
+        assert!(recent.get(&other_user).is_none(), "another user's claims do not match");
+        recent.put(&claims("j2", "f2"), &alice());
+        recent.ended("u1", Some("f1"));
+        assert!(recent.get(&claims("j1", "f1")).is_none());
+        assert!(recent.get(&claims("j2", "f2")).is_some(), "another sign-in of the user lives on");
+        recent.put(&claims("j1", "f1"), &alice());
+        assert!(recent.get(&claims("j1", "f1")).is_none(), "a late put after the end is refused");
+        recent.ended("u1", None);
+        assert!(recent.get(&claims("j2", "f2")).is_none(), "every sign-in of the user ended");
     }
 }

@@ -6,5 +6,6 @@
 mod node_client;
 mod process;
 mod rest;
+mod sessions;
 mod socket;
 mod support;

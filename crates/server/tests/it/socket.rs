@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use order_protocol::Status;
-use order_server::auth::Keys;
+use order_server::auth::{Claims, Keys};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -88,9 +88,10 @@ async fn a_customer_gets_each_change_once_in_contract_order() {
 async fn a_bad_or_missing_token_is_refused_with_an_authentication_error() {
     let s = TestServer::start().await;
     let alice = login(&s.api(), "alice@example.com", "alice-pass").await;
-    let expired = s.server.ctx().keys.issue_with_exp(&alice.user, chrono::Utc::now().timestamp() - 3600);
-    let other_secret = Keys::new(b"another server's secret, not this one", Duration::from_secs(3600));
-    let forged = other_secret.issue(&alice.user);
+    let keys = &s.server.ctx().keys;
+    let claims = keys.verify(&alice.token).unwrap();
+    let expired = keys.sign(&Claims { exp: chrono::Utc::now().timestamp() - 3600, ..claims.clone() });
+    let forged = Keys::new(b"another server's secret, not this one").sign(&claims);
     let revoked = login(&s.api(), "alice@example.com", "alice-pass").await.token;
     let res = http().post(format!("{}/auth/logout", s.api())).bearer_auth(&revoked).send().await.unwrap();
     assert_eq!(res.status(), 200);
@@ -213,7 +214,7 @@ async fn garbage_packets_are_dropped_and_the_server_keeps_serving() {
 }
 
 /// `--demo`: the simulator moves orders along, dispatches couriers and places new orders by itself, and
-/// `/api/metrics` counts the connected sockets and the events emitted.
+/// `/metrics` counts the connected sockets and the events emitted.
 #[tokio::test]
 async fn the_demo_moves_orders_by_itself_and_metrics_count_it() {
     let s = TestServer::start_with(|c| {
@@ -225,7 +226,7 @@ async fn the_demo_moves_orders_by_itself_and_metrics_count_it() {
     let alice = login(&s.api(), "alice@example.com", "alice-pass").await;
     let mut socket = RsClient::connect(&s.base(), Some(&alice.token)).await;
     socket.connected().await;
-    let (_, metrics) = get_json(&s.api(), &owner.token, "/metrics").await;
+    let metrics = s.metrics().await;
     let start = metrics["latestSeq"].as_u64().expect("latestSeq");
     let (_, orders) = get_json(&s.api(), &owner.token, "/orders").await;
     let orders_at_start = orders.as_array().expect("orders").len();
@@ -250,8 +251,7 @@ async fn the_demo_moves_orders_by_itself_and_metrics_count_it() {
     assert!(dispatched, "no courier was dispatched");
     assert!(placed, "no order was placed");
 
-    let (status, metrics) = get_json(&s.api(), &owner.token, "/metrics").await;
-    assert_eq!(status, 200);
+    let metrics = s.metrics().await;
     assert_eq!(metrics["connectedSockets"], 1, "alice's socket: {metrics}");
     assert!(metrics["emittedEvents"].as_u64().unwrap_or(0) > 0, "{metrics}");
     assert!(metrics["dispatchedSeq"].as_u64().unwrap_or(0) > start, "{metrics}");
@@ -287,8 +287,8 @@ async fn closed_by_server(ws: &mut RawSocket, within: Duration) -> bool {
     }
 }
 
-async fn connected_sockets(s: &TestServer, token: &str) -> u64 {
-    let (_, metrics) = get_json(&s.api(), token, "/metrics").await;
+async fn connected_sockets(s: &TestServer) -> u64 {
+    let metrics = s.metrics().await;
     metrics["connectedSockets"].as_u64().expect("connectedSockets")
 }
 
@@ -302,9 +302,9 @@ async fn a_silent_connection_is_dropped_by_the_ping_timeout() {
     .await;
     let alice = login(&s.api(), "alice@example.com", "alice-pass").await;
     let mut ws = raw_socket(&s.base(), &alice.token).await;
-    assert_eq!(connected_sockets(&s, &alice.token).await, 1);
+    assert_eq!(connected_sockets(&s).await, 1);
     assert!(closed_by_server(&mut ws, Duration::from_secs(10)).await, "still connected without answering pings");
-    assert_eq!(connected_sockets(&s, &alice.token).await, 0);
+    assert_eq!(connected_sockets(&s).await, 0);
     s.server.shutdown().await;
 }
 

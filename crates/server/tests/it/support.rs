@@ -35,6 +35,14 @@ impl TestServer {
     pub fn base(&self) -> String {
         format!("http://{}", self.server.addr())
     }
+
+    /// `/metrics`, from its own listener.
+    pub async fn metrics(&self) -> Value {
+        let addr = self.server.metrics_addr().expect("test servers serve metrics");
+        let res = http().get(format!("http://{addr}/metrics")).send().await.expect("GET /metrics");
+        assert_eq!(res.status(), 200);
+        res.json().await.expect("metrics body")
+    }
 }
 
 pub fn http() -> reqwest::Client {
@@ -186,4 +194,30 @@ impl RsClient {
     pub async fn close(self) {
         let _ = self.client.disconnect().await;
     }
+}
+
+/// The next `server_disconnect` of `c`, and how long it took; other events are skipped.
+pub async fn server_disconnect(c: &mut RsClient, within: Duration) -> (Value, Duration) {
+    let start = std::time::Instant::now();
+    loop {
+        let got = tokio::time::timeout(within.saturating_sub(start.elapsed()), c.next())
+            .await
+            .unwrap_or_else(|_| panic!("no server_disconnect within {within:?}"));
+        if let Got::Event(name, payload) = got {
+            if name == "server_disconnect" {
+                return (payload, start.elapsed());
+            }
+        }
+    }
+}
+
+/// Whether `c` receives an event named `name` within `within`.
+pub async fn receives(c: &mut RsClient, name: &str, within: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    while let Ok(got) = tokio::time::timeout_at(deadline, c.next()).await {
+        if matches!(&got, Got::Event(n, _) if n == name) {
+            return true;
+        }
+    }
+    false
 }
