@@ -426,3 +426,54 @@ async fn a_killed_server_and_changes_made_while_it_was_down_are_caught_up_exactl
     engine.shutdown().await;
     Ok(())
 }
+
+/// A customer away for a while: more changes than one page of `changes?since=` holds. The engine's catch-up
+/// pages through them (every change once, in order, none skipped at a page's edge), and another customer's
+/// changes are not in the pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catch_up_pages_through_more_changes_than_one_page_holds() -> Result<()> {
+    let dir = TempDir::new("paging");
+    let server = server(&dir.path().join("orders.db")).await?;
+    let api = Api::new(&server.api_url());
+    let alice = login(&api, "alice").await?;
+    let since = match api.changes(&alice, 0).await? {
+        order_client::api::Changes::Replay(r) => r.latest_seq,
+        other => anyhow::bail!("no change log: {other:?}"),
+    };
+    let store = &server.ctx().store;
+    let orders = store.orders(None).await?;
+    let mine = orders.iter().find(|o| o.status.is_active()).expect("an open order").clone();
+    let others = orders.iter().find(|o| o.customer != mine.customer).expect("another customer's order").clone();
+    // 1,200 of the customer's changes, and 300 of another's in between.
+    let n = 1200;
+    for k in 0..n {
+        let at = order_protocol::LatLng { lat: 40.0 + k as f64 / 1e4, lng: -74.0 };
+        let patch = order_protocol::DeliveryPatch { location: Some(at), ..Default::default() };
+        store.patch_delivery(&mine.id, patch).await?;
+        if k % 4 == 0 {
+            let at = order_protocol::LatLng { lat: 41.0 + k as f64 / 1e4, lng: -74.0 };
+            let patch = order_protocol::DeliveryPatch { location: Some(at), ..Default::default() };
+            store.patch_delivery(&others.id, patch).await?;
+        }
+    }
+    let token = login(&api, mine_email(&server, &mine.customer).await?.as_str()).await?;
+    let order_client::api::Changes::Replay(replay) = api.changes(&token, since).await? else {
+        anyhow::bail!("no replay");
+    };
+    let seqs: Vec<u64> = replay.changes.iter().map(|c| c.seq).collect();
+    let mut distinct = seqs.clone();
+    distinct.dedup();
+    assert_eq!(distinct.len(), n, "every change of the customer once (events of one change share a seq)");
+    assert!(seqs.windows(2).all(|w| w[0] <= w[1]), "oldest first");
+    assert!(replay.changes.iter().all(|c| c.payload["orderId"] == mine.id.as_str()), "only the customer's own");
+    assert!(!replay.has_more);
+    assert_eq!(replay.latest_seq, store.latest_seq().await?);
+    server.shutdown().await;
+    Ok(())
+}
+
+/// The email (login name) of the user `id`.
+async fn mine_email(server: &RunningServer, id: &str) -> Result<String> {
+    let user = server.ctx().store.user_by_id(id).await?.expect("the order's customer");
+    Ok(user.user.email.trim_end_matches("@example.com").to_owned())
+}

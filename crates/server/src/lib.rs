@@ -81,6 +81,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Largest accepted Socket.IO (engine.io) payload.
     pub max_socket_payload: u64,
+    /// Events queued for one socket at most; a socket that lets it fill (it does not read) is cut.
+    pub socket_buffer: usize,
     /// Incoming Socket.IO events per second per socket, and the burst allowed above it.
     pub socket_events_per_second: u32,
     pub socket_event_burst: u32,
@@ -115,6 +117,7 @@ impl ServerConfig {
             handshake_timeout: Duration::from_secs(10),
             max_body_bytes: 64 * 1024,
             max_socket_payload: 16 * 1024,
+            socket_buffer: 1024,
             socket_events_per_second: 10,
             socket_event_burst: 30,
             ping_interval: Duration::from_secs(25),

@@ -66,7 +66,7 @@ pub fn layer(ctx: AppCtx, config: &ServerConfig) -> (SocketIoLayer, SocketIo) {
         .max_payload(config.max_socket_payload)
         .ws_max_message_size(config.max_socket_payload as usize)
         .ws_max_frame_size(config.max_socket_payload as usize)
-        .max_buffer_size(1024)
+        .max_buffer_size(config.socket_buffer)
         // What a client sends is small (room joins, heartbeats); tungstenite zero-fills this buffer on every
         // read, so all of it is resident, and it doubles once as messages arrive: 1 KiB per connection from
         // 512, 0.5 KiB from 256. Larger messages (the handshake's token) just take more reads.

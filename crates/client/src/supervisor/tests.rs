@@ -681,3 +681,48 @@ fn a_live_event_past_a_bound_is_skipped_in_words() {
     assert_eq!(run.sup.view().orders[0].status, status(HEAD), "nothing of it applied");
     assert!(run.link().is_live(), "one bad event does not cost the link");
 }
+
+/// The server says why it disconnects: a session it ended ends here with that reason and no reconnect; a
+/// connection it dropped (a slow reader) reconnects and catches up from the watermark; a reason this app does
+/// not know yet is a dropped connection too.
+#[test]
+fn a_server_disconnect_ends_the_session_or_only_the_link_as_its_reason_says() {
+    let now = t(0).timestamp();
+    let ends: [(&str, Option<LogoutReason>); 6] = [
+        ("signed_out", Some(LogoutReason::Revoked)),
+        ("session_revoked", Some(LogoutReason::Revoked)),
+        ("session_expired", Some(LogoutReason::Expired)),
+        ("role_changed", Some(LogoutReason::Refused)),
+        ("too_slow", None),
+        ("from_a_newer_server", None),
+    ];
+    for (reason, ends_session) in ends {
+        // An expiry the server reports for a token this app no longer holds is not believed: here the token
+        // held has expired too.
+        let exp = if reason == "session_expired" { now - 1 } else { now + 3600 };
+        let (mut run, gen) = Run::start(cache(CACHED, true), exp);
+        run.connect(gen);
+        run.send(Event::CaughtUp { gen, result: Ok(replay(CACHED + 1, HEAD)) });
+        run.live(gen, ("server_disconnect".into(), serde_json::json!({ "reason": reason, "message": "words" })));
+        match ends_session {
+            Some(want) => {
+                assert_eq!(run.link(), LinkState::LoggedOut { reason: Some(want) }, "{reason}");
+                assert!(run.log.contains(&Action::ClearToken), "{reason}: the token leaves the store");
+                run.at += Duration::from_secs(3600);
+                assert_eq!(opened_gen(&run.send(Event::Tick)), None, "{reason}: no reconnect");
+            }
+            None => {
+                assert!(run.why().contains("the server disconnected"), "{reason}: {}", run.why());
+                assert!(!run.log.contains(&Action::ClearToken), "{reason}: the session lives on");
+                let next = run.retry();
+                assert_eq!(run.connect(next), Some(Some(HEAD)), "{reason}: the catch-up starts at the watermark");
+            }
+        }
+    }
+    // A token refreshed since the socket opened outlives the expiry the server saw: only the link drops.
+    let (mut run, gen) = Run::start(cache(CACHED, true), now + 3600);
+    run.connect(gen);
+    run.send(Event::CaughtUp { gen, result: Ok(replay(CACHED + 1, HEAD)) });
+    run.live(gen, ("server_disconnect".into(), serde_json::json!({ "reason": "session_expired" })));
+    assert!(matches!(run.link(), LinkState::Connecting { .. }), "{:?}", run.link());
+}

@@ -158,3 +158,82 @@ async fn a_role_change_or_an_operators_sign_out_ends_every_session_of_the_accoun
     c.close().await;
     s.server.shutdown().await;
 }
+
+/// The finding: a socket whose send buffer was full lost events silently and stayed up. Now a client that stops
+/// reading is cut (counted in `/metrics`), told why once it reads again, and the events it did get are a prefix
+/// of its changes: `changes?since=` from the last one fills the gap exactly, so nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_cut_and_its_catch_up_fills_the_gap() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let s = TestServer::start_with(|c| {
+        c.socket_buffer = 16;
+        c.ping_interval = Duration::from_secs(120);
+    })
+    .await;
+    let alice = login(&s.api(), "alice@example.com", "alice-pass").await;
+    let order = open_order(&s.api(), &alice.token).await;
+    // A small receive window, so the server's writes back up soon after the client stops reading.
+    let tcp = tokio::net::TcpSocket::new_v4().unwrap();
+    tcp.set_recv_buffer_size(4096).unwrap();
+    let stream = tcp.connect(s.server.addr()).await.unwrap();
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", s.server.addr());
+    let (mut ws, _) = tokio_tungstenite::client_async(url, stream).await.expect("websocket");
+    ws.send(Message::text(format!("40{}", json!({ "token": alice.token })))).await.unwrap();
+    while let Some(Ok(m)) = ws.next().await {
+        if matches!(&m, Message::Text(t) if t.as_str().starts_with("42[\"connection_status\"")) {
+            break;
+        }
+    }
+
+    // The client reads nothing while the store moves its driver 3,000 times.
+    let store = s.server.ctx().store.clone();
+    let n = 3000;
+    for chunk in 0..n / 50 {
+        let moves = (0..50).map(|k| {
+            let at = order_protocol::LatLng { lat: 40.0 + f64::from(chunk * 50 + k) / 1e5, lng: -74.0 };
+            store.patch_delivery(&order.id, order_protocol::DeliveryPatch { location: Some(at), ..Default::default() })
+        });
+        for applied in futures_util::future::join_all(moves).await {
+            applied.expect("a move is stored");
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while s.metrics().await["slowConsumersCut"] != 1 {
+        assert!(Instant::now() < deadline, "the reader that stopped was not cut: {}", s.metrics().await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // It reads again: what was queued, then why it was cut, then the end.
+    let (mut seen, mut told) = (Vec::new(), None);
+    while let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+        let Message::Text(t) = m else { continue };
+        let Some(body) = t.as_str().strip_prefix("42") else { continue };
+        let event: Value = serde_json::from_str(body).unwrap();
+        match event[0].as_str() {
+            Some("delivery_update") => seen.push(event[1]["seq"].as_u64().unwrap()),
+            Some("server_disconnect") => told = Some(event[1].clone()),
+            _ => {}
+        }
+    }
+    assert_eq!(told.as_ref().map(|t| t["reason"].clone()), Some(json!("too_slow")), "told why: {told:?}");
+    seen.dedup();
+    assert!(seen.len() < n as usize, "the client missed changes ({} seen)", seen.len());
+    assert!(seen.windows(2).all(|w| w[1] == w[0] + 1), "what it got has no hole");
+    let last = *seen.last().expect("some events arrived before the buffer filled");
+    let (mut missed, mut from) = (Vec::new(), last);
+    loop {
+        let (status, page) = get_json(&s.api(), &alice.token, &format!("/orders/changes?since={from}")).await;
+        assert_eq!(status, 200, "{page}");
+        missed.extend(page["changes"].as_array().unwrap().iter().map(|c| c["seq"].as_u64().unwrap()));
+        from = page["latestSeq"].as_u64().unwrap();
+        if page["hasMore"] != true {
+            break;
+        }
+    }
+    missed.dedup();
+    assert_eq!(seen.len() + missed.len(), n as usize, "every change, seen live or replayed");
+    assert_eq!(missed.first(), Some(&(last + 1)));
+    s.server.shutdown().await;
+}
