@@ -15,7 +15,7 @@ use socketioxide::{SendError, SocketError, SocketIo};
 use tokio::sync::watch;
 
 use crate::realtime::Session;
-use crate::store::{SessionEnd, Verdict};
+use crate::store::SessionEnd;
 use crate::AppCtx;
 
 /// How often the log of ended sessions and the deadlines are looked at (an end in this process wakes it at once).
@@ -89,14 +89,14 @@ async fn expire(ctx: &AppCtx, io: &SocketIo, exp: i64, sid: Sid, now: i64) {
         return;
     }
     let reason = match ctx.store.family(&session.family).await {
-        Ok(Some(family)) => match crate::store::judge(&family, &family.current_jti, now, 0) {
-            Verdict::Valid if family.current_exp > now => {
+        Ok(Some(family)) => match family.ended {
+            Some(reason) => reason,
+            None if family.current_exp > now => {
                 session.exp.store(family.current_exp, Ordering::Relaxed);
                 ctx.expiries.insert(family.current_exp, sid);
                 return;
             }
-            Verdict::Ended(reason) => reason,
-            _ => DisconnectReason::SessionExpired,
+            None => DisconnectReason::SessionExpired,
         },
         Ok(None) => DisconnectReason::SessionExpired,
         Err(e) => {
