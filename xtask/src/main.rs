@@ -8,6 +8,7 @@ mod bench_app;
 mod build;
 mod bundle;
 mod chaos;
+mod fuzz;
 mod icons;
 mod run;
 mod setup;
@@ -29,6 +30,7 @@ usage: cargo xtask <command>
   bench [server|client|app]   run the benchmarks and print their tables
   chaos [--cycles N] [--seed S] [--backend order-server|node]
                       the seeded chaos soak (200 cycles per backend by default); one `chaos:` line each
+  fuzz [--cases N]    order-server's bad-input properties (REST, tokens, raw socket frames), 5,000 cases each
   bundle              build the .deb with tauri-cli (installed on demand, ~11 min the first time)
   icons               regenerate icons/ from icons/source.png
 ";
@@ -50,6 +52,7 @@ fn main() -> Result<()> {
         Some("test") => test::run(),
         Some("bench") => bench::run(&rest),
         Some("chaos") => chaos::run(&rest),
+        Some("fuzz") => fuzz::run(&rest),
         Some("bundle") => bundle::run(),
         Some("icons") => icons::run(),
         Some("help" | "--help" | "-h") | None => {

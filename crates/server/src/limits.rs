@@ -5,7 +5,7 @@
 //! worth a table. Keyed rates are `governor`'s (GCRA); the login backoff and the connection counts are ours,
 //! because they count failures and open connections, not requests.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use socketioxide::socket::Sid;
 
 /// Keys kept by a limiter beyond which the idle ones are swept.
 const SWEEP_ABOVE: usize = 10_000;
@@ -102,27 +103,26 @@ impl Backoff {
     }
 }
 
-/// Open connections per client address.
+/// Open connections per client address, by socket id: adding a socket twice counts it once, so a count is
+/// always the number of sockets that will each remove themselves when they close.
 #[derive(Default)]
-pub struct ConnectionCounts(Mutex<HashMap<IpAddr, u32>>);
+pub struct ConnectionCounts(Mutex<HashMap<IpAddr, HashSet<Sid>>>);
 
 impl ConnectionCounts {
-    /// Counts one more connection of `addr` unless it has `max` already.
-    pub fn try_add(&self, addr: IpAddr, max: u32) -> bool {
-        let mut counts = self.0.lock().expect("counts lock");
-        let n = counts.entry(addr).or_insert(0);
-        if *n >= max {
-            return false;
-        }
-        *n += 1;
-        true
+    /// Whether `addr` may open one more connection.
+    pub fn has_room(&self, addr: IpAddr, max: u32) -> bool {
+        self.0.lock().expect("counts lock").get(&addr).is_none_or(|s| s.len() < max as usize)
     }
 
-    pub fn remove(&self, addr: IpAddr) {
+    pub fn add(&self, addr: IpAddr, sid: Sid) {
+        self.0.lock().expect("counts lock").entry(addr).or_default().insert(sid);
+    }
+
+    pub fn remove(&self, addr: IpAddr, sid: Sid) {
         let mut counts = self.0.lock().expect("counts lock");
-        if let Some(n) = counts.get_mut(&addr) {
-            *n -= 1;
-            if *n == 0 {
+        if let Some(sids) = counts.get_mut(&addr) {
+            sids.remove(&sid);
+            if sids.is_empty() {
                 counts.remove(&addr);
             }
         }
@@ -204,12 +204,18 @@ mod tests {
     }
 
     #[test]
-    fn connections_are_counted_per_address() {
+    fn connections_are_counted_per_address_once_per_socket() {
         let c = ConnectionCounts::default();
         let a: IpAddr = [10, 0, 0, 1].into();
-        assert!(c.try_add(a, 2) && c.try_add(a, 2) && !c.try_add(a, 2));
-        c.remove(a);
-        assert!(c.try_add(a, 2));
+        let (s1, s2) = (Sid::new(), Sid::new());
+        c.add(a, s1);
+        c.add(a, s1);
+        assert!(c.has_room(a, 2), "one socket added twice is one");
+        c.add(a, s2);
+        assert!(!c.has_room(a, 2));
+        assert!(c.has_room([10, 0, 0, 2].into(), 2), "addresses are independent");
+        c.remove(a, s1);
+        assert!(c.has_room(a, 2));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! them with their session. This module only decides who is in which room.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{ConnectInfo, Request};
@@ -17,7 +17,7 @@ use serde::Deserialize;
 use socketioxide::extract::{AckSender, Event, Extension, SocketRef, State, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
-use socketioxide::SocketIo;
+use socketioxide::{ParserConfig, SocketIo};
 
 use crate::limits::TokenBucket;
 use crate::{AppCtx, ServerConfig};
@@ -35,6 +35,8 @@ pub struct SessionState {
     pub exp: AtomicI64,
     pub addr: Option<IpAddr>,
     pub bucket: Mutex<TokenBucket>,
+    /// Whether the socket is in the counts (connections, per-address cap, deadlines).
+    pub counted: AtomicBool,
 }
 
 impl std::ops::Deref for Session {
@@ -73,6 +75,9 @@ pub fn layer(ctx: AppCtx, config: &ServerConfig) -> (SocketIoLayer, SocketIo) {
         .ws_read_buffer_size(256)
         // A connection that has not authenticated within this long is closed.
         .connect_timeout(config.handshake_timeout)
+        // No client of this contract sends binary attachments: a packet that announces any is refused and its
+        // connection closed, so nobody makes the server buffer attachments (before authentication or after).
+        .with_parser(ParserConfig::common().max_incoming_binaries(0).max_incoming_binary_buf_size(0))
         .build_layer();
     io.ns("/", on_connect.with(authenticate));
     (layer, io)
@@ -143,11 +148,9 @@ async fn authenticate(
         return Err(AuthError(format!("too many connections for this account (at most {})", limits.per_user)));
     }
     let addr = socket.req_parts().extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    if let Some(ip) = addr {
-        if !ctx.sockets_by_addr.try_add(ip, limits.per_addr) {
-            ctx.metrics.refused_sockets_per_addr.fetch_add(1, Ordering::Relaxed);
-            return Err(AuthError(format!("too many connections from this address (at most {})", limits.per_addr)));
-        }
+    if addr.is_some_and(|ip| !ctx.sockets_by_addr.has_room(ip, limits.per_addr)) {
+        ctx.metrics.refused_sockets_per_addr.fetch_add(1, Ordering::Relaxed);
+        return Err(AuthError(format!("too many connections from this address (at most {})", limits.per_addr)));
     }
     socket.extensions.insert(Session(Arc::new(SessionState {
         user: auth.user,
@@ -155,6 +158,7 @@ async fn authenticate(
         exp: AtomicI64::new(auth.claims.exp),
         addr,
         bucket: Mutex::new(TokenBucket::new(limits.events_per_second, limits.burst)),
+        counted: AtomicBool::new(false),
     })));
     Ok(())
 }
@@ -165,31 +169,57 @@ pub fn is_users(socket: &SocketRef, user_id: &str) -> bool {
 }
 
 async fn on_connect(socket: SocketRef, Extension(session): Extension<Session>, State(ctx): State<AppCtx>) {
+    // The disconnect handler first: a client may close while this runs, and a close before the handler is
+    // set calls nothing (the counts below would then never come down; seen in the bad-input harness).
+    socket.on_disconnect(|socket: SocketRef, State(ctx): State<AppCtx>| async move {
+        if let Some(session) = socket.extensions.get::<Session>() {
+            count_out(&ctx, &socket, &session);
+        }
+    });
     let user = &session.user;
     if session.is_owner() {
         socket.join(rooms::STORE_OWNERS);
     } else {
         socket.join(rooms::customer(&user.id));
     }
-    ctx.expiries.insert(session.exp.load(Ordering::Relaxed), socket.id);
-    let connected = ctx.metrics.connected_sockets.fetch_add(1, Ordering::Relaxed) + 1;
-    tracing::debug!(user = %user.id, sid = %socket.id, connected, "socket connected");
+    count_in(&ctx, &socket, &session);
+    if !socket.connected() {
+        // Closed before the handler above was set: nobody else will take it off.
+        count_out(&ctx, &socket, &session);
+        return;
+    }
     let status = ConnectionStatus { connected: true, user_id: user.id.clone(), server_time: chrono::Utc::now() };
     let _ = socket.emit(names::CONNECTION_STATUS, &status);
 
     // One handler for every client event, which dispatches by name: handlers registered by name with
     // `socket.on` go into a table each socket allocates, 0.2 KiB per idle connection in a heap profile.
     socket.on_fallback(on_client_event);
-    socket.on_disconnect(|socket: SocketRef, State(ctx): State<AppCtx>| async move {
-        if let Some(session) = socket.extensions.get::<Session>() {
-            ctx.expiries.remove(session.exp.load(Ordering::Relaxed), socket.id);
-            if let Some(ip) = session.addr {
-                ctx.sockets_by_addr.remove(ip);
-            }
-        }
-        let connected = ctx.metrics.connected_sockets.fetch_sub(1, Ordering::Relaxed) - 1;
-        tracing::debug!(sid = %socket.id, connected, "socket disconnected");
-    });
+}
+
+/// Counts a connected socket: the metric, its address's cap, its deadline. Once per socket, whoever calls.
+fn count_in(ctx: &AppCtx, socket: &SocketRef, session: &Session) {
+    if session.counted.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    ctx.expiries.insert(session.exp.load(Ordering::Relaxed), socket.id);
+    if let Some(ip) = session.addr {
+        ctx.sockets_by_addr.add(ip, socket.id);
+    }
+    let connected = ctx.metrics.connected_sockets.fetch_add(1, Ordering::Relaxed) + 1;
+    tracing::debug!(user = %session.user.id, sid = %socket.id, connected, "socket connected");
+}
+
+/// Takes a socket off the counts, once, and only if it was counted.
+fn count_out(ctx: &AppCtx, socket: &SocketRef, session: &Session) {
+    if !session.counted.swap(false, Ordering::AcqRel) {
+        return;
+    }
+    ctx.expiries.remove(session.exp.load(Ordering::Relaxed), socket.id);
+    if let Some(ip) = session.addr {
+        ctx.sockets_by_addr.remove(ip, socket.id);
+    }
+    let connected = ctx.metrics.connected_sockets.fetch_sub(1, Ordering::Relaxed) - 1;
+    tracing::debug!(sid = %socket.id, connected, "socket disconnected");
 }
 
 /// Refused events beyond which a socket is dropped: it is not a client following the contract.

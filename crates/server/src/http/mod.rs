@@ -29,11 +29,19 @@ pub fn app(ctx: AppCtx) -> Router {
         .merge(orders::router())
         .merge(notifications::router())
         .merge(health::router())
-        .fallback(|method: Method, axum::extract::OriginalUri(uri): axum::extract::OriginalUri| async move {
-            ApiError::NotFound(format!("no route for {method} {}", uri.path()))
-        });
+        .fallback(no_route)
+        .method_not_allowed_fallback(
+            |method: Method, axum::extract::OriginalUri(uri): axum::extract::OriginalUri| async move {
+                ApiError::MethodNotAllowed(format!("{} does not take {method}", uri.path()))
+            },
+        );
     let body_limit = ctx.max_body_bytes;
-    Router::new().nest("/api", api).layer(DefaultBodyLimit::max(body_limit)).with_state(ctx)
+    // The same words for a path outside `/api` (or `/api/` itself), which the nested router never sees.
+    Router::new().nest("/api", api).fallback(no_route).layer(DefaultBodyLimit::max(body_limit)).with_state(ctx)
+}
+
+async fn no_route(method: Method, axum::extract::OriginalUri(uri): axum::extract::OriginalUri) -> ApiError {
+    ApiError::NotFound(format!("no route for {method} {}", uri.path()))
 }
 
 /// CORS and request tracing, around everything (REST and Socket.IO's polling transport alike).

@@ -3,6 +3,7 @@
 //! `socket.io-client` (tests/peers/node-client, installed by `cargo xtask setup`), and the binary itself
 //! (CLI, kill -9 and restart).
 
+mod bad_input;
 mod node_client;
 mod process;
 mod rest;

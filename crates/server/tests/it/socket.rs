@@ -328,3 +328,19 @@ async fn an_oversized_websocket_message_ends_the_connection() {
     c.close().await;
     s.server.shutdown().await;
 }
+
+/// No client of the contract sends binary attachments: a packet announcing one closes its connection at once,
+/// so no client can make the server hold attachments in memory, signed in or not.
+#[tokio::test]
+async fn a_packet_with_binary_attachments_ends_the_connection() {
+    let s = TestServer::start().await;
+    let alice = login(&s.api(), "alice@example.com", "alice-pass").await;
+    let mut ws = raw_socket(&s.base(), &alice.token).await;
+    ws.send(Message::text("451-[\"join_order_room\",{\"_placeholder\":true,\"num\":0}]")).await.unwrap();
+    assert!(closed_by_server(&mut ws, Duration::from_secs(5)).await, "the connection stays open");
+    let url = format!("{}/socket.io/?EIO=4&transport=websocket", s.base().replace("http://", "ws://"));
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket");
+    ws.send(Message::text("451-/,{\"token\":{\"_placeholder\":true,\"num\":0}}")).await.unwrap();
+    assert!(closed_by_server(&mut ws, Duration::from_secs(5)).await, "before authentication too");
+    s.server.shutdown().await;
+}

@@ -12,7 +12,7 @@ pub const WAIT: Duration = Duration::from_secs(30);
 pub struct TestServer {
     pub server: RunningServer,
     /// Kept so the database lives as long as the server.
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl TestServer {
@@ -25,7 +25,12 @@ impl TestServer {
         let mut config = ServerConfig::for_tests(dir.path().join("orders.db"));
         tweak(&mut config);
         let server = spawn(config).await.expect("server starts");
-        TestServer { server, _dir: dir }
+        TestServer { server, dir }
+    }
+
+    /// The server's database file.
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("orders.db")
     }
 
     pub fn api(&self) -> String {
