@@ -1,4 +1,5 @@
-//! `cargo xtask bench [server|client|app]`: benchmarks that print their figures side by side.
+//! `cargo xtask bench [server [--abuse]|client|app]`: benchmarks that print their figures side by side.
+//! `server` is the fan-out benchmark; `server --abuse` the honest clients' delivery while others attack.
 //! Performance targets live here, never in timed tests. `app` is [`crate::bench_app`].
 
 use anyhow::{bail, Result};
@@ -16,12 +17,13 @@ pub fn run(args: &[&str]) -> Result<()> {
             crate::bench_app::run()?;
             continue;
         }
-        let package = match w {
-            "server" => "order-server",
-            "client" => "order-client",
+        let (package, bench) = match w {
+            "server" if args.contains(&"--abuse") => ("order-server", "abuse"),
+            "server" => ("order-server", "fanout"),
+            "client" => ("order-client", "client"),
             other => bail!("unknown benchmark `{other}` (server, client, app)"),
         };
-        util::run(util::cargo().args(["bench", "--locked", "-p", package]))?;
+        util::run(util::cargo().args(["bench", "--locked", "-p", package, "--bench", bench]))?;
     }
     Ok(())
 }

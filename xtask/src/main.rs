@@ -27,7 +27,7 @@ usage: cargo xtask <command>
   build [--release]   build the UI to wasm and the app; the last line printed is the app binary
   run [--release]     set up, build, start order-server --demo on 127.0.0.1:5001 and the app against it
   test                set up, then fmt, clippy, unit, integration and end-to-end tests (headless if needed)
-  bench [server|client|app]   run the benchmarks and print their tables
+  bench [server [--abuse]|client|app]   run the benchmarks and print their tables (--abuse: under attack)
   chaos [--cycles N] [--seed S] [--backend order-server|node]
                       the seeded chaos soak (200 cycles per backend by default); one `chaos:` line each
   fuzz [--cases N]    order-server's bad-input properties (REST, tokens, raw socket frames), 5,000 cases each

@@ -21,213 +21,19 @@
 //! The delivery route is used because status moves are one-way on order-server; the events and payloads are
 //! the same ones a status change produces.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
-use order_protocol::{Address, Delivery, Item, Order, Role, Status, StatusEntry, User};
-use order_server::auth::{Claims, Keys};
-use order_server::store::Store;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
-
-const SECRET: &str = "fanout-benchmark-secret-0123456789";
-
-struct Target {
-    name: &'static str,
-    child: Child,
-    base: String,
-}
-
-impl Target {
-    /// The server's (private, whole) resident memory in KiB: `RssAnon` and `VmRSS` of /proc/PID/status.
-    fn memory_kib(&self) -> (u64, u64) {
-        let pid = self.child.id().unwrap_or(0);
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.split_whitespace().next().and_then(|v| v.parse().ok()))
-                .unwrap_or(0)
-        };
-        (field("RssAnon:"), field("VmRSS:"))
-    }
-
-    /// CPU time the server used so far (user + system), in seconds.
-    fn cpu_seconds(&self) -> f64 {
-        cpu_seconds(self.child.id().unwrap_or(0))
-    }
-}
-
-/// CPU time process `pid` used so far (user + system), in seconds.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name: utime and stime are the 12th and 13th.
-    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / clock_ticks()
-}
-
-fn clock_ticks() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-async fn wait_listening(mut child: Child, name: &'static str, prefix: &str) -> Target {
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-        .await
-        .expect("server started in time")
-        .expect("read")
-        .expect("a listening line");
-    let base = line.split(prefix).nth(1).unwrap_or_else(|| panic!("{name}: {line}")).trim().to_owned();
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Target { name, child, base }
-}
-
-/// A database with `n` customers (`c<i>`), one preparing order each (`o<i>`), and a store owner.
-/// The benchmark's tokens: one per customer, and the store owner's.
-struct Tokens {
-    customers: Vec<String>,
-    owner: String,
-}
-
-/// Fills the database with `n` customers with an order each, and signs each user in (a sign-in row and its
-/// token), for both servers: order-server checks the sign-in, the Node server only the signature.
-async fn prepare_db(path: &Path, n: usize, keys: &Keys) -> anyhow::Result<Tokens> {
-    let store = Store::open(path).await?;
-    let exp = chrono::Utc::now().timestamp() + 24 * 3600;
-    let mut tx = store.pool().begin().await?;
-    let now = order_server::store::now();
-    let ts = now.to_rfc3339();
-    sqlx::query("INSERT INTO users VALUES ('owner', 'Owner', 'owner@bench', 'store_owner', 'x', ?)")
-        .bind(&ts)
-        .execute(&mut *tx)
-        .await?;
-    for i in 0..n {
-        sqlx::query("INSERT INTO users VALUES (?, ?, ?, 'customer', 'x', ?)")
-            .bind(format!("c{i}"))
-            .bind(format!("Customer {i}"))
-            .bind(format!("c{i}@bench"))
-            .bind(&ts)
-            .execute(&mut *tx)
-            .await?;
-        let order = Order {
-            id: format!("o{i}"),
-            order_number: format!("ORD-{i}"),
-            customer: format!("c{i}"),
-            items: vec![Item { name: "Pizza".into(), quantity: 1, price: 12.5 }],
-            total_amount: 12.5,
-            status: Status::Preparing,
-            status_history: vec![StatusEntry { status: Status::Preparing, timestamp: now }],
-            delivery_address: Some(Address {
-                street: "1 Bench Street".into(),
-                city: "Springfield".into(),
-                lat: Some(40.7),
-                lng: Some(-74.0),
-            }),
-            delivery: Some(Delivery::default()),
-            created_at: now,
-            updated_at: now,
-        };
-        sqlx::query("INSERT INTO orders VALUES (?, ?, ?, 'preparing', ?)")
-            .bind(&order.id)
-            .bind(i as i64)
-            .bind(&order.customer)
-            .bind(serde_json::to_string(&order)?)
-            .execute(&mut *tx)
-            .await?;
-    }
-    sqlx::query(
-        "INSERT INTO order_counts (scope, status, n) SELECT customer_id, status, COUNT(*) FROM orders \
-         GROUP BY customer_id, status UNION ALL SELECT '*', status, COUNT(*) FROM orders GROUP BY status",
-    )
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    let sign_in = async |user: User| -> anyhow::Result<String> {
-        let claims = Claims::new(&user, &format!("f-{}", user.id), exp);
-        sqlx::query(
-            "INSERT INTO token_families (id, user_id, created_at, expires_at, current_jti, current_exp) \
-             VALUES (?, ?, 0, ?, ?, ?)",
-        )
-        .bind(&claims.fam)
-        .bind(&user.id)
-        .bind(exp)
-        .bind(&claims.jti)
-        .bind(exp)
-        .execute(store.pool())
-        .await?;
-        Ok(keys.sign(&claims))
-    };
-    let owner = sign_in(User::new("owner", "Owner", "owner@bench", Role::StoreOwner)).await?;
-    let mut customers = Vec::with_capacity(n);
-    for i in 0..n {
-        customers.push(sign_in(User::new(format!("c{i}"), "", format!("c{i}@bench"), Role::Customer)).await?);
-    }
-    store.close().await;
-    Ok(Tokens { customers, owner })
-}
-
-/// Per client: the time its last change was sent (ns since `epoch`, 0 = none pending).
-struct Shared {
-    epoch: Instant,
-    sent: Vec<AtomicU64>,
-    latencies: std::sync::Mutex<Vec<u64>>,
-    connected: AtomicUsize,
-    delivered: AtomicU64,
-}
-
-async fn client(base: String, token: String, idx: usize, shared: Arc<Shared>) {
-    let url = format!("{}/socket.io/?EIO=4&transport=websocket", base.replace("http://", "ws://"));
-    // tungstenite zero-fills its whole read buffer (128 KiB by default) on every read: at peak that took a
-    // fifth of the benchmark's own CPU, which the server under test shares.
-    let config = WebSocketConfig::default().read_buffer_size(4096);
-    let Ok((mut ws, _)) = tokio_tungstenite::connect_async_with_config(url, Some(config), false).await else {
-        return;
-    };
-    let _open = ws.next().await;
-    let connect = format!("40{}", serde_json::json!({ "token": token }));
-    if ws.send(Message::text(connect)).await.is_err() {
-        return;
-    }
-    while let Some(Ok(msg)) = ws.next().await {
-        let Message::Text(text) = msg else { continue };
-        let text = text.as_str();
-        if text == "2" {
-            let _ = ws.send(Message::text("3")).await;
-        } else if text.starts_with("40") {
-            shared.connected.fetch_add(1, Ordering::Relaxed);
-        } else if text.starts_with("42[\"customer_order_update\"") {
-            // Every update counts as delivered; the latency is taken from the client's latest send, once (a
-            // second send before the first update arrived replaces the timestamp of the first).
-            shared.delivered.fetch_add(1, Ordering::Relaxed);
-            let sent = shared.sent[idx].swap(0, Ordering::Relaxed);
-            if sent != 0 {
-                let now = shared.epoch.elapsed().as_nanos() as u64;
-                shared.latencies.lock().unwrap().push(now.saturating_sub(sent));
-            }
-        }
-    }
-}
-
-fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i] as f64 / 1e6
-}
+use common::{
+    client, cpu_seconds, drained, env_or, patch, percentile, prepare_db, root, wait_listening, Shared, Target, Tokens,
+    SECRET,
+};
+use order_server::auth::Keys;
+use tokio::process::Command;
 
 #[derive(Default, Clone)]
 struct Row {
@@ -252,43 +58,15 @@ struct Row {
     rss_kib_per_conn: f64,
 }
 
-/// The final count once deliveries stopped: nothing new for one second (at most 20 s), so a backlog still in
-/// the sockets' queues when the sending stops counts as delivered late, not as lost.
-async fn drained(delivered: &AtomicU64) -> u64 {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut last = delivered.load(Ordering::Relaxed);
-    loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let now = delivered.load(Ordering::Relaxed);
-        if now == last || Instant::now() > deadline {
-            return now;
-        }
-        last = now;
-    }
-}
-
 /// Concurrent writers of the peak phase by default: enough to keep either server busy on two cores.
 const WRITERS: usize = 64;
 
-/// Moves order `i`'s courier; `k` numbers the send. order-server emits nothing for a change that changes
-/// nothing, so two sends to one order must differ: `k` modulo a prime that no client count is a multiple of.
-async fn patch(http: &reqwest::Client, base: &str, owner: &str, i: usize, k: u64) {
-    let body = serde_json::json!({ "location": { "lat": 40.0 + (k % 9973) as f64 / 1e5, "lng": -74.0 } });
-    let _ = http.patch(format!("{base}/api/orders/o{i}/delivery")).bearer_auth(owner).json(&body).send().await;
-}
-
 async fn run_level(target: &Target, n: usize, tokens: &Tokens, seconds: u64, samples: usize) -> Row {
-    let shared = Arc::new(Shared {
-        epoch: Instant::now(),
-        sent: (0..n).map(|_| AtomicU64::new(0)).collect(),
-        latencies: std::sync::Mutex::new(Vec::new()),
-        connected: AtomicUsize::new(0),
-        delivered: AtomicU64::new(0),
-    });
+    let shared = Shared::new(n);
     let (private_before, rss_before) = target.memory_kib();
     let mut tasks = Vec::with_capacity(n);
     for i in 0..n {
-        tasks.push(tokio::spawn(client(target.base.clone(), tokens.customers[i].clone(), i, shared.clone())));
+        tasks.push(tokio::spawn(client(target.base.clone(), tokens.customers[i].clone(), i, shared.clone(), None)));
         if i % 200 == 199 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -408,14 +186,6 @@ async fn run_level(target: &Target, n: usize, tokens: &Tokens, seconds: u64, sam
     }
 }
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let levels: Vec<usize> = std::env::var("FANOUT_CLIENTS")
@@ -442,7 +212,8 @@ async fn main() -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for &n in &levels {
         let child = Command::new(env!("CARGO_BIN_EXE_order-server"))
-            .args(["--addr", "127.0.0.1:0", "--db"])
+            // Every client comes from 127.0.0.1 here: the per-address cap would otherwise refuse most of them.
+            .args(["--addr", "127.0.0.1:0", "--sockets-per-addr", "1000000", "--db"])
             .arg(&db)
             .arg("--jwt-secret-file")
             .arg(&secret_file)
