@@ -164,7 +164,7 @@ async fn authenticate(
 }
 
 /// Whether `socket` is signed in as the user `user_id`.
-pub fn is_users(socket: &SocketRef, user_id: &str) -> bool {
+fn is_users(socket: &SocketRef, user_id: &str) -> bool {
     socket.extensions.get::<Session>().is_some_and(|s| s.user.id == user_id)
 }
 
@@ -184,8 +184,10 @@ async fn on_connect(socket: SocketRef, Extension(session): Extension<Session>, S
     }
     count_in(&ctx, &socket, &session);
     if !socket.connected() {
-        // Closed before the handler above was set: nobody else will take it off.
+        // Closed before the handler above was set: nobody else takes it off the counts, or out of the rooms
+        // it joined after its close had emptied them.
         count_out(&ctx, &socket, &session);
+        socket.leave_all();
         return;
     }
     let status = ConnectionStatus { connected: true, user_id: user.id.clone(), server_time: chrono::Utc::now() };

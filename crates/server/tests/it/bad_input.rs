@@ -232,9 +232,26 @@ fn token(secret: Vec<u8>) -> impl Strategy<Value = Option<String>> {
         Just(None),
         ".{0,64}".prop_map(Some),
         "[A-Za-z0-9_-]{0,40}\\.[A-Za-z0-9_-]{0,40}\\.[A-Za-z0-9_-]{0,40}".prop_map(Some),
-        Just(Some("eyJhbGciOiJub25lIn0.eyJ1c2VySWQiOiJ4In0.".to_owned())),
+        json_value().prop_map(|claims| Some(unsigned(&claims))),
         signed,
     ]
+}
+
+/// A token with `alg: none` and no signature, carrying `claims`.
+fn unsigned(claims: &Value) -> String {
+    format!("{}.{}.", base64url(br#"{"alg":"none","typ":"JWT"}"#), base64url(claims.to_string().as_bytes()))
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
 }
 
 fn request(secret: Vec<u8>) -> impl Strategy<Value = Req> {
