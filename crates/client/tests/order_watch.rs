@@ -32,6 +32,23 @@ fn wait_line(rx: &mpsc::Receiver<Value>, what: &str, mut f: impl FnMut(&Value) -
     }
 }
 
+/// Ctrl-C, as a user presses it, and the exit that follows within a few seconds.
+fn interrupt(child: &mut std::process::Child) -> std::process::ExitStatus {
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("order-watch still ran 10 s after Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_lines_follow_the_orders_and_the_exit_codes_tell_what_happened() {
     let dir = std::env::temp_dir().join(format!("order-watch-it-{}", std::process::id()));
@@ -72,9 +89,7 @@ async fn json_lines_follow_the_orders_and_the_exit_codes_tell_what_happened() {
     assert_eq!(note["category"], "order_updates");
 
     // Ctrl-C: exit 0.
-    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0), "Ctrl-C exits 0");
+    assert_eq!(interrupt(&mut child).code(), Some(0), "Ctrl-C exits 0");
 
     // Refused credentials: exit 2, with the server's words on stderr and no password anywhere.
     let out = watch(&origin, "alice@example.com", "wrong-pass", &[]).output().unwrap();
@@ -144,8 +159,7 @@ async fn no_token_in_the_output_at_trace_level() {
     let next = order.status.next().unwrap_or(Status::Cancelled);
     api.set_status(&owner, &order.id, next).await.unwrap();
     wait_line(&rx, "the live update", |v| v["type"] == "order" && v["status"] == next.as_str());
-    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    child.wait().unwrap();
+    assert_eq!(interrupt(&mut child).code(), Some(0), "Ctrl-C exits 0");
 
     let log = log.join().unwrap();
     assert!(log.lines().count() > 20, "trace output was written: {} lines", log.lines().count());

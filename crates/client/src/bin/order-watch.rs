@@ -116,9 +116,13 @@ async fn run(args: Args) -> Result<(), Exit> {
     }
     let mut out = std::io::stdout().lock();
     let mut was_live = false;
+    // One listener for the whole run: a `ctrl_c()` made anew on each turn of the loop misses a Ctrl-C that
+    // arrives while an event is being printed, and the watch never ends.
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {
+            _ = &mut interrupted => {
                 engine.shutdown().await;
                 return Ok(());
             }
