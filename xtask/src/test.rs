@@ -51,6 +51,10 @@ impl Stages {
     }
 }
 
+/// The most the tests stage may take before it is stopped as hung: several times what it takes on a CI
+/// machine, and early enough that the whole run still ends inside CI's own limit.
+const TESTS_LIMIT: Duration = Duration::from_secs(30 * 60);
+
 pub fn run() -> Result<()> {
     let mut stages = Stages::new();
     stages.run("setup", setup::run)?;
@@ -84,7 +88,7 @@ trap 'kill $dunst_pid $wm_pid 2>/dev/null || true' EXIT
     if let Some(x) = &_xvfb {
         cmd.env("DISPLAY", &x.display);
     }
-    stages.run("tests", || util::run(&mut cmd))?;
+    stages.run("tests", || util::run_bounded(&mut cmd, TESTS_LIMIT))?;
     stages.report();
     eprintln!("xtask test: all checks passed in {:.0?}", stages.started.elapsed());
     Ok(())
