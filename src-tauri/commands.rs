@@ -1,59 +1,50 @@
-//! The commands the UI calls. Each is a few lines that ask the engine and return plain data; failures
-//! carry an `ErrorCode` so the UI words them without matching strings.
+//! The commands the UI calls, each declared with its arguments and reply in `order_protocol::shell`. Each is
+//! a few lines that ask the engine and return plain data; failures carry an `ErrorCode` so the UI words
+//! them without matching strings.
 
 use order_client::attention::{api_error, engine_error};
 use order_client::Api;
-use order_protocol::shell::{BackendStatus, CommandError, ErrorCode, SessionInfo, Settings};
+use order_protocol::shell::{self, Command, CommandError, ErrorCode, Settings};
 use tauri::{AppHandle, Runtime, State};
 
-use crate::AppState;
+use crate::settings::SettingsStore;
+use crate::state::AppState;
 
-type Reply<T> = Result<T, CommandError>;
+/// What command `C` answers.
+type Reply<C> = Result<<C as Command>::Reply, CommandError>;
+/// What command `C` takes.
+type Args<C> = <C as Command>::Args;
 
 fn invalid(message: &str) -> CommandError {
     CommandError { code: ErrorCode::Invalid, message: message.to_owned() }
 }
 
-/// The UI has drawn its first screen: the window, created hidden, shows now, so it never shows a blank page.
-/// On Linux, drawing in software, a window shown at once cost some cold starts half a second (1 s instead of
-/// 0.5 s to the first order row, `cargo xtask bench app`): WebKitGTK waits for a first frame from a web process
-/// that is still starting the UI.
-/// Only the first call shows it: later the window may be in the tray on purpose.
-#[tauri::command]
-pub fn window_ready<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>) {
-    if state.take_first_show() {
-        crate::state::show_main_window(&app);
-    }
+fn io_error(e: std::io::Error) -> CommandError {
+    CommandError { code: ErrorCode::Internal, message: format!("could not save the settings: {e}") }
 }
 
-/// Whether the configured order backend answers, and where it is.
+/// The UI has drawn its first screen: the window, created hidden, shows now, so it never shows a blank page
+/// (WebKitGTK would otherwise wait for a first frame from a web process still starting the UI).
 #[tauri::command]
-pub async fn backend_status(state: State<'_, AppState>) -> Reply<BackendStatus> {
-    let running = state.running();
-    let api = running.engine.api();
-    let health = api.health().await;
-    Ok(BackendStatus {
-        api_url: api.base_url().to_owned(),
-        server_time: health.as_ref().ok().map(|h| h.server_time),
-        problem: health.err().map(|e| e.to_string()),
-        app_version: env!("CARGO_PKG_VERSION").to_owned(),
-    })
+pub(crate) fn window_ready<R: Runtime>(app: AppHandle<R>) -> Reply<shell::WindowReady> {
+    crate::window::show_first_time(&app);
+    Ok(())
 }
 
 #[tauri::command]
-pub fn session_info(state: State<'_, AppState>) -> SessionInfo {
-    state.session_info()
+pub(crate) fn session_info(state: State<'_, AppState>) -> Reply<shell::GetSessionInfo> {
+    Ok(state.session_info())
 }
 
-/// Asks for the whole view state as a `Reset` among the `view-patches` events, in order with every other
-/// patch (a reply to the command could overtake or trail patches in flight).
+/// The whole view state arrives as a `Reset` among the patches, in order with every other patch (a reply to
+/// the command could overtake or trail patches in flight).
 #[tauri::command]
-pub fn resync(state: State<'_, AppState>) -> Reply<()> {
+pub(crate) fn resync(state: State<'_, AppState>) -> Reply<shell::Resync> {
     state.running().engine.resync().map_err(|e| engine_error(&e))
 }
 
 /// A server address the customer typed, checked for its shape; `None` when the field was left empty.
-fn typed_server(api_url: Option<String>) -> Reply<Option<String>> {
+fn typed_server(api_url: Option<String>) -> Result<Option<String>, CommandError> {
     let Some(url) = api_url.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty()) else { return Ok(None) };
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(invalid("The server address must start with http:// or https://"));
@@ -63,7 +54,7 @@ fn typed_server(api_url: Option<String>) -> Reply<Option<String>> {
 
 /// A REST client for an address not switched to yet, built off the async threads (its TLS set-up blocks).
 /// Plain `http://` to another machine is refused here, before anything is sent, unless Settings allow it.
-async fn api_for(url: String, settings: &Settings) -> Reply<Api> {
+async fn api_for(url: String, settings: &Settings) -> Result<Api, CommandError> {
     let api = Api::new(&url).allowing_cleartext(settings.allow_insecure_http);
     api.check_transport().map_err(|e| api_error(&e))?;
     tauri::async_runtime::spawn_blocking(move || {
@@ -74,83 +65,81 @@ async fn api_for(url: String, settings: &Settings) -> Reply<Api> {
     .map_err(|e| CommandError { code: ErrorCode::Internal, message: e.to_string() })
 }
 
-fn io_error(e: std::io::Error) -> CommandError {
-    CommandError { code: ErrorCode::Internal, message: format!("could not save the settings: {e}") }
-}
-
 /// Signs in. With `api_url` naming another backend, the sign-in is tried there first, and only once it
 /// succeeds does the app leave the backend in use for it (see `AppState::switch_backend`): a mistyped
 /// address or a wrong password changes nothing.
 #[tauri::command]
-pub async fn login<R: Runtime>(
+pub(crate) async fn login<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
-    email: String,
-    password: String,
-    api_url: Option<String>,
-) -> Reply<SessionInfo> {
-    if email.trim().is_empty() || password.is_empty() {
+    settings: State<'_, SettingsStore>,
+    args: Args<shell::Login>,
+) -> Reply<shell::Login> {
+    let email = args.email.trim();
+    if email.is_empty() || args.password.is_empty() {
         return Err(invalid("Enter your email and password."));
     }
-    let elsewhere = typed_server(api_url)?.filter(|url| state.is_other_backend(url));
-    let user = match elsewhere {
+    match typed_server(args.api_url)?.filter(|url| state.is_other_backend(url)) {
         Some(url) => {
-            let (token, user) = api_for(url.clone(), &state.settings())
-                .await?
-                .login(email.trim(), &password)
-                .await
-                .map_err(|e| api_error(&e))?;
-            let running = state.switch_backend(&app, &url).await.map_err(io_error)?;
-            running.engine.use_token(token, Some(user.clone())).map_err(|e| engine_error(&e))?;
-            user
+            let (token, user) =
+                api_for(url.clone(), &settings.get()).await?.login(email, &args.password).await.map_err(|e| api_error(&e))?;
+            let running = state.switch_backend(&app, &settings, &url).await.map_err(io_error)?;
+            running.engine.use_token(token, Some(user)).map_err(|e| engine_error(&e))?;
         }
-        None => state.running().engine.login(email.trim(), &password).await.map_err(|e| engine_error(&e))?,
-    };
-    {
-        let session = state.session();
-        let mut s = session.lock().expect("not poisoned");
-        s.user_name = Some(user.name);
-        s.user_email = Some(user.email);
+        None => {
+            state.running().engine.login(email, &args.password).await.map_err(|e| engine_error(&e))?;
+        }
     }
     Ok(state.session_info())
 }
 
 #[tauri::command]
-pub async fn logout(state: State<'_, AppState>) -> Reply<()> {
+pub(crate) async fn logout(state: State<'_, AppState>) -> Reply<shell::Logout> {
     state.running().engine.logout().await.map_err(|e| engine_error(&e))
 }
 
 #[tauri::command]
-pub fn watch_order(state: State<'_, AppState>, order_id: String) -> Reply<()> {
-    state.running().engine.watch(order_id).map_err(|e| engine_error(&e))
+pub(crate) fn retry_now(state: State<'_, AppState>) -> Reply<shell::RetryNow> {
+    state.running().engine.retry_now().map_err(|e| engine_error(&e))
 }
 
 #[tauri::command]
-pub fn unwatch_order(state: State<'_, AppState>, order_id: String) -> Reply<()> {
-    state.running().engine.unwatch(order_id).map_err(|e| engine_error(&e))
+pub(crate) fn watch_order(state: State<'_, AppState>, args: Args<shell::WatchOrder>) -> Reply<shell::WatchOrder> {
+    state.running().engine.watch(args.order_id).map_err(|e| engine_error(&e))
 }
 
 #[tauri::command]
-pub fn mark_read(state: State<'_, AppState>, id: String) -> Reply<()> {
-    state.running().engine.mark_read(id).map_err(|e| engine_error(&e))
+pub(crate) fn unwatch_order(state: State<'_, AppState>, args: Args<shell::UnwatchOrder>) -> Reply<shell::UnwatchOrder> {
+    state.running().engine.unwatch(args.order_id).map_err(|e| engine_error(&e))
 }
 
 #[tauri::command]
-pub fn mark_all_read(state: State<'_, AppState>) -> Reply<()> {
+pub(crate) fn mark_read(state: State<'_, AppState>, args: Args<shell::MarkRead>) -> Reply<shell::MarkRead> {
+    state.running().engine.mark_read(args.id).map_err(|e| engine_error(&e))
+}
+
+#[tauri::command]
+pub(crate) fn mark_all_read(state: State<'_, AppState>) -> Reply<shell::MarkAllRead> {
     state.running().engine.mark_all_read().map_err(|e| engine_error(&e))
 }
 
 #[tauri::command]
-pub fn get_settings(state: State<'_, AppState>) -> Settings {
-    state.settings()
+pub(crate) fn get_settings(settings: State<'_, SettingsStore>) -> Reply<shell::GetSettings> {
+    Ok(settings.get())
 }
 
 /// Saves the settings; the backend stays as it is (see `switch_server`).
 #[tauri::command]
-pub fn save_settings<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, settings: Settings) -> Reply<()> {
-    state.set_settings(settings).map_err(io_error)?;
+pub(crate) fn save_settings<R: Runtime>(
+    app: AppHandle<R>,
+    settings: State<'_, SettingsStore>,
+    args: Args<shell::SaveSettings>,
+) -> Reply<shell::SaveSettings> {
+    settings.update(|s| *s = Settings { api_url: s.api_url.take(), ..args }).map_err(io_error)?;
     #[cfg(desktop)]
     crate::tray::refresh(&app);
+    #[cfg(not(desktop))]
+    let _ = app;
     Ok(())
 }
 
@@ -158,15 +147,16 @@ pub fn save_settings<R: Runtime>(app: AppHandle<R>, state: State<'_, AppState>, 
 /// backend first; then the session on the old one ends and the app is signed out, unless the keychain still
 /// holds a session for the new one.
 #[tauri::command]
-pub async fn switch_server<R: Runtime>(
+pub(crate) async fn switch_server<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
-    api_url: String,
-) -> Reply<SessionInfo> {
-    let Some(url) = typed_server(Some(api_url))? else { return Err(invalid("Enter the server's address.")) };
+    settings: State<'_, SettingsStore>,
+    args: Args<shell::SwitchServer>,
+) -> Reply<shell::SwitchServer> {
+    let Some(url) = typed_server(Some(args.api_url))? else { return Err(invalid("Enter the server's address.")) };
     if state.is_other_backend(&url) {
-        api_for(url.clone(), &state.settings()).await?.probe().await.map_err(|e| api_error(&e))?;
-        state.switch_backend(&app, &url).await.map_err(io_error)?;
+        api_for(url.clone(), &settings.get()).await?.probe().await.map_err(|e| api_error(&e))?;
+        state.switch_backend(&app, &settings, &url).await.map_err(io_error)?;
     }
     Ok(state.session_info())
 }

@@ -10,9 +10,9 @@ use order_client::{MemoryTokenStore, Token, TokenStore, TokenStoreError};
 
 /// The keychain's service name for our entries; the account is the backend's URL, so two backends keep
 /// two sessions.
-pub const SERVICE: &str = "app.liveorders.client";
+pub(crate) const SERVICE: &str = "app.liveorders.client";
 
-pub struct KeychainStore {
+pub(crate) struct KeychainStore {
     #[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows", target_os = "ios"))]
     entry: Option<keyring::Entry>,
     memory: MemoryTokenStore,
@@ -20,7 +20,7 @@ pub struct KeychainStore {
 }
 
 impl KeychainStore {
-    pub fn new(api_url: &str) -> KeychainStore {
+    pub(crate) fn new(api_url: &str) -> KeychainStore {
         let store = KeychainStore {
             #[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows", target_os = "ios"))]
             entry: None,
@@ -47,7 +47,7 @@ impl KeychainStore {
     }
 
     /// Why the keychain cannot be used, if it cannot.
-    pub fn problem(&self) -> Option<String> {
+    pub(crate) fn problem(&self) -> Option<String> {
         self.problem.lock().ok().and_then(|p| p.clone())
     }
 

@@ -1,9 +1,15 @@
 //! The Live Orders shell: glue between the engine (`order-client`), the OS and the Yew UI.
 //!
 //! Every decision lives in `order-client`; this crate finds the platform's places (keychain, config and data
-//! dirs), starts the engine, answers the UI's few commands by calling it (`commands`), and carries the
-//! engine's events to the UI and to native notifications (`forward`). Desktop-only parts (tray, single
-//! instance, window state) sit behind `#[cfg(desktop)]`; `run` is also the mobile entry point.
+//! dirs), starts the engine (`state`), answers the UI's commands by calling it (`commands`), and carries the
+//! engine's events to the UI, the tray and native notifications (`forward`). What the UI and the shell say
+//! to each other is declared once, in `order_protocol::shell`. Desktop-only parts (tray, single instance,
+//! window state) sit behind `#[cfg(desktop)]`; `run` is also the mobile entry point.
+//!
+//! Layers, each using only those below it: `commands` → `state` → `forward` → `notify`, `tray` → `window` →
+//! `settings`, `keychain`.
+
+#![warn(unreachable_pub)]
 
 mod commands;
 mod forward;
@@ -13,19 +19,20 @@ mod settings;
 mod state;
 #[cfg(desktop)]
 mod tray;
+mod window;
 
-use tauri::{Manager, Runtime};
+use order_protocol::shell::Event;
+use tauri::{AppHandle, Emitter, Manager, Runtime};
 
-pub use state::AppState;
-
-/// The event that carries view patches to the UI (a JSON array of `order_protocol::Patch`).
-pub const PATCHES_EVENT: &str = "view-patches";
+use crate::settings::SettingsStore;
+use crate::state::AppState;
+use crate::window::FirstShow;
 
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
     #[cfg(target_os = "linux")]
     draw_in_software();
-    if let Err(e) = run_app(tauri::Builder::default()) {
+    if let Err(e) = app(with_desktop_plugins(tauri::Builder::default()), Parts::All).run(tauri::generate_context!()) {
         tracing::error!("Live Orders stopped: {e}");
         eprintln!("Live Orders could not run: {e}");
         std::process::exit(1);
@@ -36,10 +43,10 @@ pub fn run() {
 ///
 /// Why: in its default accelerated compositing mode every web process sets up OpenGL, which on a machine
 /// without a GPU driver (a VM, a remote session) is Mesa's software rasterizer, and keeps composited layers
-/// besides. Measured under Xvfb (`cargo xtask bench app`): 55 MiB more for an empty window, 90 MiB more for
-/// this app signed in with 100 orders. The pages here are lists and a timeline; software drawing renders an
-/// update in a millisecond or two, and it also avoids the blank windows some Linux GPU drivers give WebKitGTK.
-/// It runs first in `run`, before any thread exists, because changing the environment is not thread-safe.
+/// besides: tens of MiB more for the same window (`cargo xtask bench app` shows it). The pages here are lists
+/// and a timeline, which software draws quickly, and it also avoids the blank windows some Linux GPU drivers
+/// give WebKitGTK. It runs first in `run`, before any thread exists, because changing the environment is not
+/// thread-safe.
 #[cfg(target_os = "linux")]
 fn draw_in_software() {
     const VAR: &str = "WEBKIT_DISABLE_COMPOSITING_MODE";
@@ -48,13 +55,27 @@ fn draw_in_software() {
     }
 }
 
-/// Builds and runs the app on any runtime, so tests can drive it with `tauri::test::mock_builder()`.
-pub fn run_app<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Result<()> {
+/// Emits event `E` to the UI, with the payload `order_protocol::shell` declares for it.
+pub(crate) fn emit<R: Runtime, E: Event>(app: &AppHandle<R>, payload: &E::Payload) -> tauri::Result<()> {
+    app.emit(E::NAME, payload)
+}
+
+/// Which parts of the app a build has: all of them, or (the tests of the commands, on Tauri's mock runtime)
+/// none of those that need a real desktop session (the tray's icon, the process's one log subscriber).
+#[derive(Clone, Copy, PartialEq)]
+enum Parts {
+    All,
+    #[cfg(test)]
+    Commands,
+}
+
+/// The desktop's plugins: one instance per desktop session, the window's size and place kept.
+fn with_desktop_plugins<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     #[cfg(desktop)]
     let builder = builder
         // A second launch focuses the first window instead of starting a second session.
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| state::show_main_window(app)))
-        // Size, position and the rest are restored; whether it shows is the shell's (`commands::window_ready`).
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| window::show_main_window(app)))
+        // Size, position and the rest are restored; whether it shows is the shell's (`window::show_first_time`).
         .plugin(
             tauri_plugin_window_state::Builder::default()
                 .with_state_flags(
@@ -63,29 +84,41 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Result<()> {
                 .build(),
         );
     builder
+}
+
+/// The app on any runtime: the real one in `run`, Tauri's mock runtime in the tests of the commands.
+fn app<R: Runtime>(builder: tauri::Builder<R>, parts: Parts) -> tauri::Builder<R> {
+    builder
         .plugin(tauri_plugin_notification::init())
-        .setup(|app| {
+        .setup(move |app| {
             let handle = app.handle();
-            let log_dir = handle.path().app_log_dir()?;
-            init_tracing(&log_dir);
-            let state = AppState::new(handle)?;
+            // One subscriber and one panic hook per process: the tests of the commands share theirs.
+            if parts == Parts::All {
+                init_tracing(&handle.path().app_log_dir()?);
+            }
+            // Settings first: the engine's events read them as soon as it starts.
+            app.manage(SettingsStore::open(handle.path().app_config_dir()?.join("settings.json")));
+            app.manage(FirstShow::default());
+            let state = AppState::new(handle, &handle.state::<SettingsStore>().get())?;
             app.manage(state);
             notify::start(handle);
-            state::show_window_if_the_ui_stays_silent(handle.clone());
+            window::show_if_the_ui_stays_silent(handle.clone());
             #[cfg(desktop)]
-            tray::create(handle)?;
+            if parts == Parts::All {
+                tray::create(handle)?;
+            }
             // The window is created once this returns: nothing above may block (see ARCHITECTURE.md).
             tracing::debug!("setup done");
             Ok(())
         })
-        .on_window_event(state::on_window_event)
+        .on_window_event(window::on_window_event)
         .invoke_handler(tauri::generate_handler![
             commands::window_ready,
-            commands::backend_status,
             commands::session_info,
             commands::resync,
             commands::login,
             commands::logout,
+            commands::retry_now,
             commands::watch_order,
             commands::unwatch_order,
             commands::mark_read,
@@ -94,7 +127,6 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Result<()> {
             commands::save_settings,
             commands::switch_server,
         ])
-        .run(tauri::generate_context!())
 }
 
 /// Logs to stderr and to `live-orders.log` in the platform's log dir, filtered by `RUST_LOG` (default: info
@@ -136,6 +168,9 @@ fn log_panics() {
         rust_report(info);
     }));
 }
+
+#[cfg(test)]
+mod commands_tests;
 
 #[cfg(test)]
 mod tests {

@@ -10,15 +10,12 @@ use order_client::attention::notification_text;
 use order_client::Notify;
 use tauri::{AppHandle, Runtime};
 
-/// The event that asks the UI to open an order (its id as payload).
-pub const OPEN_ORDER_EVENT: &str = "open-order";
-
 #[cfg(target_os = "linux")]
-pub use xdg::{show, start};
+pub(crate) use xdg::{show, start};
 
 /// Elsewhere the plugin needs nothing started.
 #[cfg(not(target_os = "linux"))]
-pub fn start<R: Runtime>(_app: &AppHandle<R>) {}
+pub(crate) fn start<R: Runtime>(_app: &AppHandle<R>) {}
 
 #[cfg(target_os = "linux")]
 mod xdg {
@@ -43,13 +40,13 @@ mod xdg {
 
     /// Starts the notifier: one task with one D-Bus connection for every notification, which also hears the
     /// clicks (servers such as GNOME Shell send `ActionInvoked` only to the connection that asked).
-    pub fn start<R: Runtime>(app: &AppHandle<R>) {
+    pub(crate) fn start<R: Runtime>(app: &AppHandle<R>) {
         let (tx, rx) = unbounded_channel();
         app.manage(Notifier(tx));
         tauri::async_runtime::spawn(run(app.clone(), rx));
     }
 
-    pub fn show<R: Runtime>(app: &AppHandle<R>, n: Notify) {
+    pub(crate) fn show<R: Runtime>(app: &AppHandle<R>, n: Notify) {
         match app.try_state::<Notifier>() {
             Some(notifier) if notifier.0.send(n).is_ok() => {}
             _ => tracing::warn!("no notifier running; a notification was not shown"),
@@ -109,7 +106,7 @@ mod xdg {
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn show<R: Runtime>(app: &AppHandle<R>, n: Notify) {
+pub(crate) fn show<R: Runtime>(app: &AppHandle<R>, n: Notify) {
     use tauri_plugin_notification::NotificationExt;
     let (title, body) = (notification_text(&n.title), notification_text(&n.body));
     if let Err(e) = app.notification().builder().title(title).body(body).show() {
@@ -120,10 +117,9 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, n: Notify) {
 /// Brings the window up and has the UI show the order.
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn open_order<R: Runtime>(app: &AppHandle<R>, order_id: Option<&str>) {
-    use tauri::Emitter;
-    crate::state::show_main_window(app);
+    crate::window::show_main_window(app);
     if let Some(id) = order_id {
-        if let Err(e) = app.emit(OPEN_ORDER_EVENT, id) {
+        if let Err(e) = crate::emit::<_, order_protocol::shell::OpenOrder>(app, &id.to_owned()) {
             tracing::warn!("could not ask the window to open order {id}: {e}");
         }
     }

@@ -5,96 +5,87 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use order_client::attention::tray_tooltip;
-use order_protocol::Patch;
 use tauri::menu::{Menu, MenuItem};
 use tauri::tray::{TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Manager, Runtime};
 
-use crate::AppState;
+use crate::settings::SettingsStore;
+use crate::window::show_main_window;
 
 const TRAY_ID: &str = "main";
 const PAUSE_ID: &str = "pause";
 
-/// The unread count last seen in the patches, for the tooltip.
-static UNREAD: AtomicUsize = AtomicUsize::new(0);
+/// What the tray shows: its pause item, to relabel it, and the unread count of the view it last heard of.
+struct Tray<R: Runtime> {
+    pause: MenuItem<R>,
+    unread: AtomicUsize,
+}
 
-pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+pub(crate) fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    let paused = paused(app);
     let open = MenuItem::with_id(app, "open", "Open Live Orders", true, None::<&str>)?;
-    let pause = MenuItem::with_id(app, PAUSE_ID, pause_label(app), true, None::<&str>)?;
+    let pause = MenuItem::with_id(app, PAUSE_ID, pause_label(paused), true, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
     let menu = Menu::with_items(app, &[&open, &pause, &quit])?;
-    let mut tray = TrayIconBuilder::with_id(TRAY_ID).menu(&menu).tooltip(tooltip(app)).on_menu_event(|app, event| {
-        match event.id.as_ref() {
-            "open" => crate::state::show_main_window(app),
-            PAUSE_ID => toggle_pause(app),
-            "quit" => app.exit(0),
-            _ => {}
-        }
-    });
+    let mut tray =
+        TrayIconBuilder::with_id(TRAY_ID).menu(&menu).tooltip(tray_tooltip(0, paused)).on_menu_event(|app, event| {
+            match event.id.as_ref() {
+                "open" => show_main_window(app),
+                PAUSE_ID => toggle_pause(app),
+                "quit" => app.exit(0),
+                _ => {}
+            }
+        });
     if let Some(icon) = app.default_window_icon() {
         tray = tray.icon(icon.clone());
     }
     tray.on_tray_icon_event(|tray, event| {
         if let TrayIconEvent::DoubleClick { .. } = event {
-            crate::state::show_main_window(tray.app_handle());
+            show_main_window(tray.app_handle());
         }
     })
     .build(app)?;
-    // Keep the pause item reachable to relabel it.
-    app.manage(PauseItem(pause));
+    app.manage(Tray { pause, unread: AtomicUsize::new(0) });
     Ok(())
 }
 
-struct PauseItem<R: Runtime>(MenuItem<R>);
-
 fn paused<R: Runtime>(app: &AppHandle<R>) -> bool {
-    app.try_state::<AppState>().is_some_and(|s| s.settings().notifications_paused)
+    app.try_state::<SettingsStore>().is_some_and(|s| s.get().notifications_paused)
 }
 
-fn pause_label<R: Runtime>(app: &AppHandle<R>) -> &'static str {
-    if paused(app) {
+fn pause_label(paused: bool) -> &'static str {
+    if paused {
         "Resume notifications"
     } else {
         "Pause notifications"
     }
 }
 
-fn tooltip<R: Runtime>(app: &AppHandle<R>) -> String {
-    tray_tooltip(UNREAD.load(Ordering::Relaxed), paused(app))
-}
-
 fn toggle_pause<R: Runtime>(app: &AppHandle<R>) {
-    let Some(state) = app.try_state::<AppState>() else { return };
-    let mut settings = state.settings();
-    settings.notifications_paused = !settings.notifications_paused;
-    if let Err(e) = state.set_settings(settings) {
+    let Some(settings) = app.try_state::<SettingsStore>() else { return };
+    if let Err(e) = settings.update(|s| s.notifications_paused = !s.notifications_paused) {
         tracing::warn!("could not save the settings: {e}");
     }
     refresh(app);
 }
 
-/// Relabels the menu and the tooltip after a settings change.
-pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
-    if let Some(item) = app.try_state::<PauseItem<R>>() {
-        let _ = item.0.set_text(pause_label(app));
-    }
-    if let Some(tray) = app.tray_by_id(TRAY_ID) {
-        let _ = tray.set_tooltip(Some(tooltip(app)));
-        // Linux trays show no tooltip: the count goes beside the icon instead.
-        #[cfg(target_os = "linux")]
-        let _ = tray.set_title(Some(order_client::attention::tray_label(UNREAD.load(Ordering::Relaxed))));
+/// Shows the view's unread count.
+pub(crate) fn show_unread<R: Runtime>(app: &AppHandle<R>, unread: usize) {
+    let changed = app.try_state::<Tray<R>>().is_some_and(|t| t.unread.swap(unread, Ordering::Relaxed) != unread);
+    if changed {
+        refresh(app);
     }
 }
 
-/// Follows the unread count through the patches going to the UI.
-pub fn follow<R: Runtime>(app: &AppHandle<R>, patch: &Patch) {
-    let unread = match patch {
-        Patch::Reset { state } => state.inbox.unread,
-        Patch::Notification { unread, .. } => *unread,
-        Patch::Inbox { inbox } => inbox.unread,
-        _ => return,
-    };
-    if UNREAD.swap(unread, Ordering::Relaxed) != unread {
-        refresh(app);
+/// Relabels the menu and the tooltip (after a settings change or a new count).
+pub(crate) fn refresh<R: Runtime>(app: &AppHandle<R>) {
+    let Some(tray) = app.try_state::<Tray<R>>() else { return };
+    let (paused, unread) = (paused(app), tray.unread.load(Ordering::Relaxed));
+    let _ = tray.pause.set_text(pause_label(paused));
+    if let Some(icon) = app.tray_by_id(TRAY_ID) {
+        let _ = icon.set_tooltip(Some(tray_tooltip(unread, paused)));
+        // Linux trays show no tooltip: the count goes beside the icon instead.
+        #[cfg(target_os = "linux")]
+        let _ = icon.set_title(Some(order_client::attention::tray_label(unread)));
     }
 }

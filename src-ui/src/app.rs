@@ -1,69 +1,30 @@
 //! The root: the store provider, the shell's events wired into it, the layout and the routes.
 //! Signed out, every route shows the login screen.
 
-use order_protocol::shell::SessionInfo;
-use order_protocol::{LinkState, Patch};
+use order_protocol::shell::{self, OpenOrder, ViewPatches};
+use order_protocol::LinkState;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
+use crate::api;
 use crate::components::{bell::Bell, link::LinkIndicator, toasts::Toasts};
-use crate::ipc;
 use crate::pages::{dashboard::Dashboard, login::Login, order::OrderPage, orders::Orders, settings::SettingsPage};
-use crate::store::{Action, Store, StoreHandle};
-
-#[derive(Clone, Routable, PartialEq)]
-pub enum Route {
-    #[at("/")]
-    Dashboard,
-    #[at("/orders")]
-    Orders,
-    #[at("/orders/:id")]
-    Order { id: String },
-    #[at("/settings")]
-    Settings,
-    #[not_found]
-    #[at("/404")]
-    NotFound,
-}
-
-/// Reloads the session, and asks for the whole state, which arrives as a `Reset` among the patches
-/// (start, login, logout).
-pub fn refresh(store: &StoreHandle) {
-    let store = store.clone();
-    wasm_bindgen_futures::spawn_local(async move {
-        if let Ok(info) = ipc::invoke::<_, SessionInfo>("session_info", &()).await {
-            store.dispatch(Action::Session(info));
-        }
-        if let Err(e) = ipc::invoke::<_, ()>("resync", &()).await {
-            web_sys::console::error_1(&format!("resync: {}", e.message).into());
-        }
-    });
-}
+use crate::route::Route;
+use crate::store::{refresh, Action, Store, StoreHandle};
 
 #[function_component(App)]
-pub fn app() -> Html {
+pub(crate) fn app() -> Html {
     let store = use_reducer(Store::default);
     {
         let store = store.clone();
         use_effect_with((), move |_| {
             let s = store.clone();
-            let listening = ipc::listen::<Vec<Patch>>(crate_patches_event(), move |patches| {
-                // A session that ends on the server's side: fetch the reason for the login screen.
-                let logged_out =
-                    patches.iter().any(|p| matches!(p, Patch::Link { link: LinkState::LoggedOut { .. }, .. }));
+            let listening = api::listen::<ViewPatches>(move |patches| {
                 crate::perf::patches_arrived();
                 s.dispatch(Action::Patches(patches));
-                if logged_out {
-                    let s = s.clone();
-                    wasm_bindgen_futures::spawn_local(async move {
-                        if let Ok(info) = ipc::invoke::<_, SessionInfo>("session_info", &()).await {
-                            s.dispatch(Action::Session(info));
-                        }
-                    });
-                }
             });
             // A click on a native notification: show its order.
-            let opening = ipc::listen::<String>("open-order", |id| {
+            let opening = api::listen::<OpenOrder>(|id| {
                 let _ = web_sys::window().map(|w| w.location().set_hash(&format!("/orders/{id}")));
             });
             wasm_bindgen_futures::spawn_local(opening);
@@ -85,11 +46,6 @@ pub fn app() -> Html {
     }
 }
 
-/// The shell's patch event name (see `live_orders_lib::PATCHES_EVENT`).
-fn crate_patches_event() -> &'static str {
-    "view-patches"
-}
-
 #[function_component(Shell)]
 fn shell() -> Html {
     let store = crate::store::use_store();
@@ -97,11 +53,7 @@ fn shell() -> Html {
     // The window stays hidden until there is a first screen to show (`window_ready` in the shell).
     use_effect_with(store.loaded, |loaded| {
         if *loaded {
-            wasm_bindgen_futures::spawn_local(async {
-                if let Err(e) = ipc::invoke::<_, ()>("window_ready", &()).await {
-                    web_sys::console::error_1(&format!("window_ready: {}", e.message).into());
-                }
-            });
+            api::fire::<shell::WindowReady>(());
         }
     });
     let body = if !store.loaded {

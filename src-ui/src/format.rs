@@ -3,7 +3,7 @@
 use chrono::{DateTime, Local, Utc};
 
 /// `14:05` today, `Mon 14:05` this week, else `25 Nov 14:05`.
-pub fn time(t: DateTime<Utc>) -> String {
+pub(crate) fn time(t: DateTime<Utc>) -> String {
     let local = t.with_timezone(&Local);
     let now = Local::now();
     let days = (now.date_naive() - local.date_naive()).num_days();
@@ -15,7 +15,7 @@ pub fn time(t: DateTime<Utc>) -> String {
 }
 
 /// `just now`, `5 min ago`, `2 h ago`, `3 d ago`.
-pub fn ago(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+pub(crate) fn ago(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let secs = (now - t).num_seconds().max(0);
     match secs {
         0..=44 => "just now".to_owned(),
@@ -26,7 +26,7 @@ pub fn ago(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
 }
 
 /// A live countdown to an ETA: `in 12 min 05 s`, or `any moment now` once it has passed.
-pub fn countdown(eta: DateTime<Utc>, now: DateTime<Utc>) -> String {
+pub(crate) fn countdown(eta: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let secs = (eta - now).num_seconds();
     if secs <= 0 {
         return "any moment now".to_owned();
@@ -40,6 +40,6 @@ pub fn countdown(eta: DateTime<Utc>, now: DateTime<Utc>) -> String {
 }
 
 /// Orders are priced in US dollars by the reference backend; the contract carries no currency.
-pub fn money(amount: f64) -> String {
+pub(crate) fn money(amount: f64) -> String {
     format!("${amount:.2}")
 }

@@ -7,7 +7,7 @@ use std::cell::Cell;
 
 const ARRIVED: &str = "live-orders:patches-arrived";
 /// The measure's name: deserialised patches in, store reduced, every component re-rendered into the DOM.
-pub const APPLY_RENDER: &str = "live-orders:apply-render";
+pub(crate) const APPLY_RENDER: &str = "live-orders:apply-render";
 /// Measures kept before they are cleared (a reader takes them well before).
 const KEEP: u32 = 2000;
 
@@ -23,7 +23,7 @@ fn performance() -> Option<web_sys::Performance> {
 }
 
 /// A batch of patches is about to be applied.
-pub fn patches_arrived() {
+pub(crate) fn patches_arrived() {
     if PENDING.with(|p| p.replace(true)) {
         return;
     }
@@ -33,7 +33,7 @@ pub fn patches_arrived() {
 }
 
 /// A render has just been committed to the DOM.
-pub fn rendered() {
+pub(crate) fn rendered() {
     if !PENDING.with(|p| p.replace(false)) {
         return;
     }

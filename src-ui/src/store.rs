@@ -3,34 +3,36 @@
 
 use std::rc::Rc;
 
-use order_protocol::shell::SessionInfo;
+use order_protocol::shell::{self, SessionInfo};
 use order_protocol::{Patch, ViewState};
 use yew::prelude::*;
 
+use crate::api;
+
 /// A short-lived card for a new update.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Toast {
-    pub key: u64,
-    pub title: String,
-    pub message: String,
-    pub order_id: Option<String>,
+pub(crate) struct Toast {
+    pub(crate) key: u64,
+    pub(crate) title: String,
+    pub(crate) message: String,
+    pub(crate) order_id: Option<String>,
 }
 
 /// At most this many toasts are stacked; older ones give way.
 const MAX_TOASTS: usize = 4;
 
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Store {
-    pub view: ViewState,
+pub(crate) struct Store {
+    pub(crate) view: ViewState,
     /// `None` until the shell answered.
-    pub session: Option<SessionInfo>,
+    pub(crate) session: Option<SessionInfo>,
     /// Whether the first state arrived (before it, nothing is drawn as "empty").
-    pub loaded: bool,
-    pub toasts: Vec<Toast>,
+    pub(crate) loaded: bool,
+    pub(crate) toasts: Vec<Toast>,
     next_toast: u64,
 }
 
-pub enum Action {
+pub(crate) enum Action {
     Patches(Vec<Patch>),
     Session(SessionInfo),
     DismissToast(u64),
@@ -68,10 +70,24 @@ impl Reducible for Store {
     }
 }
 
-pub type StoreHandle = UseReducerHandle<Store>;
+pub(crate) type StoreHandle = UseReducerHandle<Store>;
+
+/// Asks where the app is connected, and for the whole view state, which arrives as a `Reset` among the
+/// patches (at start, and after a switch of server).
+pub(crate) fn refresh(store: &StoreHandle) {
+    let store = store.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Ok(info) = api::call::<shell::GetSessionInfo>(&()).await {
+            store.dispatch(Action::Session(info));
+        }
+        if let Err(e) = api::call::<shell::Resync>(&()).await {
+            web_sys::console::error_1(&format!("resync: {}", e.message).into());
+        }
+    });
+}
 
 /// The store, from any component under the provider.
 #[hook]
-pub fn use_store() -> StoreHandle {
+pub(crate) fn use_store() -> StoreHandle {
     use_context::<StoreHandle>().expect("the store provider wraps the app")
 }

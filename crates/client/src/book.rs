@@ -12,7 +12,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use order_protocol::{
     Category, CustomerNotification, Delivery, DeliveryUpdate, Inbox, InboxItem, LinkState, Order, OrderUpdate,
-    OrderView, Patch, ServerEvent, Source, Stats, Status, StoredNotification, TimelineEntry, ViewState,
+    OrderView, Patch, ServerEvent, Source, Stats, Status, StoredNotification, TimelineEntry, UserView,
+    ViewState,
 };
 use serde::{Deserialize, Serialize};
 
@@ -68,6 +69,8 @@ pub enum Input {
         order_id: String,
     },
     Link(LinkState),
+    /// Who is signed in (`None`: nobody).
+    User(Option<UserView>),
     /// Logout, or a switch of user or server: everything personal goes.
     Clear,
 }
@@ -144,6 +147,7 @@ pub struct OrderBook {
     seen_order: VecDeque<(u64, &'static str)>,
     /// Whether stats came from the server: then a reload does not overwrite them with a local count.
     server_stats: bool,
+    user: Option<UserView>,
 }
 
 impl Default for OrderBook {
@@ -169,6 +173,7 @@ impl OrderBook {
             seen: HashSet::new(),
             seen_order: VecDeque::new(),
             server_stats: false,
+            user: None,
         }
     }
 
@@ -207,6 +212,7 @@ impl OrderBook {
             link: self.link.clone(),
             last_update_at: self.last_update_at,
             watched: self.watched.iter().cloned().collect(),
+            user: self.user.clone(),
         }
     }
 
@@ -309,6 +315,12 @@ impl OrderBook {
                     }
                     self.link = link;
                     fx.push(ui(Patch::Link { link: self.link.clone(), last_update_at: self.last_update_at }, None));
+                }
+            }
+            Input::User(user) => {
+                if user != self.user {
+                    self.user = user.clone();
+                    fx.push(ui(Patch::User { user }, None));
                 }
             }
             Input::Clear => {
@@ -502,12 +514,13 @@ impl OrderBook {
                 // The notification a live event would have brought; its id is stable so a second reload of
                 // the same change cannot file it twice.
                 let ts = self.orders.get(&order_id).map(|o| o.updated_at).unwrap_or(at);
+                let (title, message) = order_protocol::words::status_note(false, status, &order_number);
                 let item = InboxItem {
                     id: format!("local:{order_id}:{}:{}", status.as_str(), ts.timestamp_millis()),
                     category: Category::OrderUpdates,
                     kind: order_protocol::notification_types::ORDER_STATUS.to_owned(),
-                    title: format!("Order {order_number}: {}", status.display()),
-                    message: format!("Your order {order_number} is now {}.", status.display()),
+                    title,
+                    message,
                     order_id: Some(order_id),
                     created_at: ts,
                     read: false,
@@ -587,19 +600,7 @@ pub fn is_newer(held_time: DateTime<Utc>, held_status: Status, time: DateTime<Ut
     match time.cmp(&held_time) {
         std::cmp::Ordering::Greater => true,
         std::cmp::Ordering::Less => false,
-        std::cmp::Ordering::Equal => rank(status) > rank(held_status),
-    }
-}
-
-fn rank(s: Status) -> u8 {
-    match s {
-        Status::Unknown => 0,
-        Status::Pending => 1,
-        Status::Confirmed => 2,
-        Status::Preparing => 3,
-        Status::Ready => 4,
-        Status::OutForDelivery => 5,
-        Status::Delivered | Status::Cancelled => 6,
+        std::cmp::Ordering::Equal => status.rank() > held_status.rank(),
     }
 }
 

@@ -75,9 +75,6 @@ pub enum ClientEvent {
     Notify(Notify),
     /// Something from the backend was skipped, or a side job failed; worth a log line, not a dialog.
     Warning(String),
-    /// A session began (a login, another token, or the one kept in the store at start): who it belongs to,
-    /// as far as the token or the login reply tell. Its end shows as the link turning `LoggedOut` with the reason.
-    SessionStarted { user_id: String, email: Option<String>, name: Option<String> },
 }
 
 /// Why a command could not be carried out.

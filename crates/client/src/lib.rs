@@ -39,8 +39,7 @@
 //!         ClientEvent::Update { patch, .. } => { /* forward `patch` to the UI */ }
 //!         ClientEvent::Notify(n) => { /* native notification: n.title, n.body */ }
 //!         ClientEvent::Warning(w) => tracing::warn!("{w}"),
-//!         ClientEvent::SessionStarted { email, .. } => { /* who is signed in */ }
-//!     }
+//! //!     }
 //! }
 //! # let _ = state; Ok(()) }
 //! ```

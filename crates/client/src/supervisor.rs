@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use order_protocol::{
-    names, LinkState, LogoutReason, Patch, ServerDisconnect, Source, User, ViewState, AUTH_ERROR_PREFIX,
+    names, LinkState, LogoutReason, Patch, ServerDisconnect, Source, User, UserView, ViewState,
+    AUTH_ERROR_PREFIX,
 };
 
 use crate::api::ApiError;
@@ -438,11 +439,6 @@ impl Supervisor {
 
     fn start_session(&mut self, token: Token, who: Identity, restored: Option<Box<Persisted>>) {
         self.teardown();
-        self.out.push(Action::Emit(ClientEvent::SessionStarted {
-            user_id: who.user_id.clone(),
-            email: who.email,
-            name: who.name,
-        }));
         if who.user_id != self.user_id || self.token.is_none() {
             // A new session (or another user): start from this user's cache, or from nothing.
             let watched: Vec<String> = self.book.watched().cloned().collect();
@@ -452,6 +448,8 @@ impl Supervisor {
             }
             self.extensions = None;
         }
+        // Into the reset below, not a patch of its own.
+        let _ = self.book.apply(Input::User(Some(UserView { email: who.email, name: who.name })));
         self.user_id = who.user_id;
         self.token = Some(token);
         self.backoff.reset();
@@ -617,6 +615,7 @@ impl Supervisor {
         self.token = None;
         self.out.push(Action::ClearToken);
         self.set_link(LinkState::LoggedOut { reason: Some(reason) });
+        self.apply(Input::User(None));
     }
 
     /// With the extension, a session in use is kept: the token is refreshed before it expires, so the user is not

@@ -12,6 +12,7 @@ pub mod model;
 pub mod rest;
 pub mod shell;
 pub mod view;
+pub mod words;
 
 pub use events::*;
 pub use model::*;

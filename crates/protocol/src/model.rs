@@ -22,14 +22,24 @@ pub enum Status {
 }
 
 impl Status {
-    /// Every known status, in the order of the normal flow, then `Cancelled`.
-    pub const ALL: [Status; 7] = [
+    /// The normal flow, in order: the one place the order of the statuses is written.
+    pub const FLOW: [Status; 6] = [
         Status::Pending,
         Status::Confirmed,
         Status::Preparing,
         Status::Ready,
         Status::OutForDelivery,
         Status::Delivered,
+    ];
+
+    /// Every known status: the flow, then `Cancelled`.
+    pub const ALL: [Status; 7] = [
+        Status::FLOW[0],
+        Status::FLOW[1],
+        Status::FLOW[2],
+        Status::FLOW[3],
+        Status::FLOW[4],
+        Status::FLOW[5],
         Status::Cancelled,
     ];
 
@@ -91,13 +101,17 @@ impl Status {
 
     /// The next status of the normal flow, if any.
     pub fn next(self) -> Option<Status> {
+        let at = Status::FLOW.iter().position(|s| *s == self)?;
+        Status::FLOW.get(at + 1).copied()
+    }
+
+    /// How far along an order in this status is, for ordering two statuses: the place in the flow, the final
+    /// statuses level, an unknown status before all.
+    pub fn rank(self) -> u8 {
         match self {
-            Status::Pending => Some(Status::Confirmed),
-            Status::Confirmed => Some(Status::Preparing),
-            Status::Preparing => Some(Status::Ready),
-            Status::Ready => Some(Status::OutForDelivery),
-            Status::OutForDelivery => Some(Status::Delivered),
-            _ => None,
+            Status::Unknown => 0,
+            Status::Cancelled => Status::Delivered.rank(),
+            s => Status::FLOW.iter().position(|f| *f == s).map_or(0, |i| i as u8 + 1),
         }
     }
 }
@@ -368,14 +382,19 @@ impl Stats {
     pub fn of_statuses(statuses: impl IntoIterator<Item = Status>) -> Stats {
         let mut s = Stats::default();
         for status in statuses {
-            s.total += 1;
-            match status {
-                Status::Delivered => s.delivered += 1,
-                Status::Cancelled => s.cancelled += 1,
-                st if st.is_active() => s.active += 1,
-                _ => {}
-            }
+            s.count(status, 1);
         }
         s
+    }
+
+    /// Counts `n` more orders in `status`: the one rule of which count an order is in.
+    pub fn count(&mut self, status: Status, n: u64) {
+        self.total += n;
+        match status {
+            Status::Delivered => self.delivered += n,
+            Status::Cancelled => self.cancelled += n,
+            st if st.is_active() => self.active += n,
+            _ => {}
+        }
     }
 }

@@ -1,20 +1,108 @@
-//! Replies of the shell's commands to the UI that are not part of the order view.
+//! Everything the UI and the shell say to each other: each command with its name, what it takes and what it
+//! answers, and each event with its name and payload. The shell's handlers and the UI's one `api` module are
+//! both written against these declarations, so a command renamed or reshaped on one side no longer compiles
+//! on the other; the shell's tests check that every command declared here is registered.
 
-use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-/// What the shell knows of the order backend it is configured for.
+use crate::view::Patch;
+
+/// A command the UI calls on the shell. The UI sends `{"args": Args}`; the handler takes `args: Args` (or
+/// nothing, when `Args` is `()`) and answers `Result<Reply, CommandError>`.
+pub trait Command {
+    /// The handler's function name, which is what Tauri registers it under.
+    const NAME: &'static str;
+    type Args: Serialize + DeserializeOwned;
+    type Reply: Serialize + DeserializeOwned;
+}
+
+/// An event the shell emits to the UI.
+pub trait Event {
+    const NAME: &'static str;
+    type Payload: Serialize + DeserializeOwned;
+}
+
+macro_rules! commands {
+    ($($(#[$doc:meta])* $ty:ident = $name:literal, $args:ty => $reply:ty;)*) => {
+        $(
+            $(#[$doc])*
+            pub struct $ty;
+            impl Command for $ty {
+                const NAME: &'static str = $name;
+                type Args = $args;
+                type Reply = $reply;
+            }
+        )*
+        /// The name of every command, for the check that the shell registers them all.
+        pub const COMMANDS: &[&str] = &[$($name),*];
+    };
+}
+
+commands! {
+    /// The UI has drawn its first screen: the window, created hidden, may show.
+    WindowReady = "window_ready", () => ();
+    /// Where the app is connected, and whether the keychain works.
+    GetSessionInfo = "session_info", () => SessionInfo;
+    /// The whole view state, sent as a `Reset` among the patches (in order with them).
+    Resync = "resync", () => ();
+    Login = "login", LoginArgs => SessionInfo;
+    Logout = "logout", () => ();
+    /// Tries to reconnect now instead of waiting for the next retry.
+    RetryNow = "retry_now", () => ();
+    /// Follows an order's room (its page is open).
+    WatchOrder = "watch_order", OrderArgs => ();
+    UnwatchOrder = "unwatch_order", OrderArgs => ();
+    MarkRead = "mark_read", MarkReadArgs => ();
+    MarkAllRead = "mark_all_read", () => ();
+    GetSettings = "get_settings", () => Settings;
+    /// Saves the settings; the server stays as it is (see [`SwitchServer`]).
+    SaveSettings = "save_settings", Settings => ();
+    /// Moves to another order server, signing out of this one.
+    SwitchServer = "switch_server", ServerArgs => SessionInfo;
+}
+
+/// The view's changes, in order: a `Reset` first, then patches (see [`Patch`]).
+pub struct ViewPatches;
+impl Event for ViewPatches {
+    const NAME: &'static str = "view-patches";
+    type Payload = Vec<Patch>;
+}
+
+/// Show this order (a click on its native notification).
+pub struct OpenOrder;
+impl Event for OpenOrder {
+    const NAME: &'static str = "open-order";
+    type Payload = String;
+}
+
+/// Sign in with a password. `api_url`, when given and not the server in use, is tried first and switched to
+/// only once the sign-in there succeeds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct BackendStatus {
-    /// The REST base URL in use (`…/api`).
+pub struct LoginArgs {
+    pub email: String,
+    pub password: String,
+    #[serde(default)]
+    pub api_url: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderArgs {
+    pub order_id: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MarkReadArgs {
+    pub id: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerArgs {
     pub api_url: String,
-    /// The backend's clock, when it answered `GET /api/health`.
-    pub server_time: Option<DateTime<Utc>>,
-    /// Why it could not be reached, in words.
-    pub problem: Option<String>,
-    /// The app's version.
-    pub app_version: String,
 }
 
 /// When native notifications are raised.
@@ -74,14 +162,12 @@ impl Default for Settings {
     }
 }
 
-/// Who is signed in, and where the session is kept.
+/// Where the app is connected and where its session is kept. Who is signed in, and whether anyone is, is the
+/// view's (`ViewState::user`, `ViewState::link`): the engine is its one owner.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionInfo {
     pub api_url: String,
-    /// The signed-in user's name and email, when known.
-    pub user_name: Option<String>,
-    pub user_email: Option<String>,
     /// Why the OS keychain cannot be used, when it cannot: the session then lasts until the app quits.
     pub keychain_problem: Option<String>,
 }
@@ -96,8 +182,6 @@ pub enum ErrorCode {
     Unreachable,
     /// Too many login attempts: wait and try again.
     TooManyAttempts,
-    /// The session ended; log in again.
-    LoggedOut,
     /// The backend refused or failed, with its message.
     Server,
     /// Bad input from the UI (an empty field, a malformed URL).
@@ -139,7 +223,7 @@ impl CommandError {
                  network readable by anyone on the way. Use its https:// address, or allow unencrypted servers in \
                  Settings if you trust the network."
             ),
-            ErrorCode::LoggedOut | ErrorCode::Server | ErrorCode::Invalid | ErrorCode::Internal => m.clone(),
+            ErrorCode::Server | ErrorCode::Invalid | ErrorCode::Internal => m.clone(),
         }
     }
 }

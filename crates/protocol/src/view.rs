@@ -254,6 +254,14 @@ impl LinkState {
     }
 }
 
+/// Who is signed in, as the sign-in reply or the token tell.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    pub email: Option<String>,
+    pub name: Option<String>,
+}
+
 /// Everything the UI draws.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -268,6 +276,9 @@ pub struct ViewState {
     pub last_update_at: Option<DateTime<Utc>>,
     /// Orders whose room the user follows (the detail page being open, for example).
     pub watched: Vec<String>,
+    /// Who is signed in; `None` whenever the link is `LoggedOut`.
+    #[serde(default)]
+    pub user: Option<UserView>,
 }
 
 impl Default for ViewState {
@@ -279,6 +290,7 @@ impl Default for ViewState {
             link: LinkState::LoggedOut { reason: None },
             last_update_at: None,
             watched: Vec::new(),
+            user: None,
         }
     }
 }
@@ -329,6 +341,10 @@ pub enum Patch {
     Watched {
         watched: Vec<String>,
     },
+    /// Someone signed in, or nobody is any more.
+    User {
+        user: Option<UserView>,
+    },
 }
 
 impl ViewState {
@@ -360,6 +376,7 @@ impl ViewState {
                 self.last_update_at = *last_update_at;
             }
             Patch::Watched { watched } => self.watched = watched.clone(),
+            Patch::User { user } => self.user = user.clone(),
         }
     }
 }

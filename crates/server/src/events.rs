@@ -144,7 +144,10 @@ pub fn plan(before: Option<&Order>, after: &Order, cx: Context<'_>) -> Planned {
 
     // One customer notification per change at most: a client identifies an event by (seq, name).
     let customer_note = if status_changed {
-        Some((notification_types::ORDER_STATUS, status_texts(before.map(|b| b.status), after)))
+        Some((
+            notification_types::ORDER_STATUS,
+            order_protocol::words::status_note(before.is_none(), after.status, &after.order_number),
+        ))
     } else if delivery_changed {
         delivery_milestone(&delivery_before, &delivery_after, after, cx.now)
             .map(|texts| (notification_types::DELIVERY, texts))
@@ -217,17 +220,6 @@ pub fn plan(before: Option<&Order>, after: &Order, cx: Context<'_>) -> Planned {
         }
     }
     out
-}
-
-fn status_texts(before: Option<Status>, after: &Order) -> (String, String) {
-    let n = &after.order_number;
-    match (before, after.status) {
-        (None, _) => ("Order placed".into(), format!("We received your order {n}.")),
-        (_, Status::Cancelled) => ("Order cancelled".into(), format!("Your order {n} was cancelled.")),
-        (_, Status::Delivered) => ("Order delivered".into(), format!("Your order {n} was delivered. Enjoy!")),
-        (_, Status::OutForDelivery) => ("Out for delivery".into(), format!("Your order {n} is on its way.")),
-        (_, s) => (format!("Order {}", s.display()), format!("Your order {n} is now {}.", s.display())),
-    }
 }
 
 fn owner_texts(before: Option<Status>, after: &Order, customer_name: &str) -> (String, String) {

@@ -3,14 +3,16 @@
 
 use std::sync::Arc;
 
+use order_protocol::shell::{self, MarkReadArgs};
 use order_protocol::{Category, InboxItem};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::app::Route;
 use crate::components::clock::use_now;
+use crate::components::icons;
 use crate::format;
-use crate::ipc;
+use crate::api;
+use crate::route::Route;
 use crate::store::use_store;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -20,7 +22,7 @@ enum Tab {
 }
 
 #[function_component(Bell)]
-pub fn bell() -> Html {
+pub(crate) fn bell() -> Html {
     let store = use_store();
     let open = use_state(|| false);
     let tab = use_state(|| Tab::All);
@@ -54,9 +56,7 @@ pub fn bell() -> Html {
         <div class="bell-wrap">
             <button id="bell" class="bell" data-unread={unread.to_string()} aria-label={label}
                     aria-expanded={open.to_string()} onclick={toggle}>
-                <svg aria-hidden="true" width="22" height="22" viewBox="0 0 24 24" fill="currentColor">
-                    <path d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1l-2-2z"/>
-                </svg>
+                { icons::bell() }
                 if unread > 0 { <span class="count" aria-hidden="true">{ unread }</span> }
             </button>
             if *open {
@@ -64,7 +64,7 @@ pub fn bell() -> Html {
                     <div class="panel-head">
                         <h2>{ "Notifications" }</h2>
                         <button class="link-button" id="mark-all-read" disabled={unread == 0}
-                                onclick={Callback::from(|_| ipc::fire("mark_all_read", ()))}>
+                                onclick={Callback::from(|_| api::fire::<shell::MarkAllRead>(()))}>
                             { "Mark all read" }
                         </button>
                     </div>
@@ -98,7 +98,7 @@ fn note(p: &NoteProps) -> Html {
         let (id, order_id, read, open) = (item.id.clone(), item.order_id.clone(), item.read, p.open.clone());
         Callback::from(move |_| {
             if !read {
-                ipc::fire("mark_read", serde_json::json!({ "id": id }));
+                api::fire::<shell::MarkRead>(MarkReadArgs { id: id.clone() });
             }
             if let (Some(order), Some(nav)) = (order_id.clone(), navigator.clone()) {
                 nav.push(&Route::Order { id: order });

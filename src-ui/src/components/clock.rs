@@ -5,7 +5,7 @@ use gloo::timers::callback::Interval;
 use yew::prelude::*;
 
 #[hook]
-pub fn use_now(period_ms: u32) -> DateTime<Utc> {
+pub(crate) fn use_now(period_ms: u32) -> DateTime<Utc> {
     let now = use_state(Utc::now);
     {
         let now = now.clone();

@@ -1,15 +1,18 @@
 //! The connection indicator shown on every screen: green Live, amber Reconnecting (attempt n, next try in
-//! s), red Offline with the reason; and the time of the last update.
+//! s), red Offline with the reason, with a button to try again at once; and the time of the last update.
 
+use order_protocol::shell;
 use order_protocol::LinkState;
 use yew::prelude::*;
 
+use crate::api;
 use crate::components::clock::use_now;
+use crate::components::icons;
 use crate::format;
 use crate::store::use_store;
 
 #[function_component(LinkIndicator)]
-pub fn link_indicator() -> Html {
+pub(crate) fn link_indicator() -> Html {
     let store = use_store();
     // Every second only while a "next try in" countdown is on screen; otherwise the minute-grained "last
     // update" text needs no more than a tick every 15 s, and an idle window stays idle.
@@ -42,9 +45,14 @@ pub fn link_indicator() -> Html {
         .unwrap_or_else(|| "No update yet".to_owned());
     html! {
         <div id="link-indicator" class="link" data-state={state} role="status" aria-live="polite" title={last.clone()}>
-            <span class={classes!("dot", dot)} aria-hidden="true"></span>
+            <span class={classes!("dot", dot)}>{ icons::link(dot) }</span>
             <span class="link-text">{ text }</span>
             <span class="link-last">{ last }</span>
+            if counting_down {
+                <button id="retry-now" class="link-button" onclick={Callback::from(|_| api::fire::<shell::RetryNow>(()))}>
+                    { "Try now" }
+                </button>
+            }
         </div>
     }
 }

@@ -1,7 +1,8 @@
 //! Reusable parts: the connection indicator, the bell and its panel, toasts, status badges, a clock.
 
-pub mod bell;
-pub mod clock;
-pub mod link;
-pub mod status;
-pub mod toasts;
+pub(crate) mod bell;
+pub(crate) mod clock;
+pub(crate) mod icons;
+pub(crate) mod link;
+pub(crate) mod status;
+pub(crate) mod toasts;

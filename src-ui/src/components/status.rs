@@ -3,28 +3,30 @@
 use order_protocol::Status;
 use yew::prelude::*;
 
+use crate::components::icons;
+
 #[derive(Properties, PartialEq)]
-pub struct StatusProps {
-    pub status: Status,
+pub(crate) struct StatusProps {
+    pub(crate) status: Status,
 }
 
 #[function_component(StatusBadge)]
-pub fn status_badge(p: &StatusProps) -> Html {
+pub(crate) fn status_badge(p: &StatusProps) -> Html {
     html! {
         <span class={classes!("badge", format!("st-{}", p.status.as_str()))} data-status={p.status.as_str()}>
-            { p.status.display() }
+            { icons::status(p.status) }{ p.status.display() }
         </span>
     }
 }
 
 #[derive(Properties, PartialEq)]
-pub struct ProgressProps {
-    pub status: Status,
-    pub progress: u8,
+pub(crate) struct ProgressProps {
+    pub(crate) status: Status,
+    pub(crate) progress: u8,
 }
 
 #[function_component(ProgressBar)]
-pub fn progress_bar(p: &ProgressProps) -> Html {
+pub(crate) fn progress_bar(p: &ProgressProps) -> Html {
     let label = format!("Order progress: {} %, {}", p.progress, p.status.display());
     html! {
         <div class={classes!("progress", (p.status == Status::Cancelled).then_some("cancelled"))}

@@ -4,13 +4,13 @@ use gloo::timers::callback::Timeout;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::app::Route;
+use crate::route::Route;
 use crate::store::{use_store, Action, Toast};
 
 const SHOW_MS: u32 = 6000;
 
 #[function_component(Toasts)]
-pub fn toasts() -> Html {
+pub(crate) fn toasts() -> Html {
     let store = use_store();
     html! {
         <div class="toasts" aria-live="polite" aria-label="New updates">

@@ -6,10 +6,10 @@ use crate::pages::orders::OrderList;
 use crate::store::use_store;
 
 #[function_component(Dashboard)]
-pub fn dashboard() -> Html {
+pub(crate) fn dashboard() -> Html {
     let store = use_store();
     let s = store.view.stats;
-    let name = store.session.as_ref().and_then(|s| s.user_name.clone()).unwrap_or_default();
+    let name = store.view.user.as_ref().and_then(|u| u.name.clone()).unwrap_or_default();
     let stat = |id: &str, label: &str, n: u64| {
         html! {
             <div class="stat" id={id.to_owned()}><span class="n">{ n }</span><span class="label">{ label.to_owned() }</span></div>

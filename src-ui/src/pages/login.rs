@@ -1,16 +1,16 @@
 //! Sign in: email and password, the server address editable, and errors in words (wrong credentials,
 //! server unreachable or no order server, too many attempts, no answer, a session that ended).
 
-use order_protocol::shell::{CommandError, SessionInfo};
+use order_protocol::shell::{self, CommandError, LoginArgs};
 use order_protocol::LinkState;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::ipc;
+use crate::api;
 use crate::store::{use_store, Action};
 
 #[function_component(Login)]
-pub fn login() -> Html {
+pub(crate) fn login() -> Html {
     let store = use_store();
     let email = use_node_ref();
     let password = use_node_ref();
@@ -33,12 +33,9 @@ pub fn login() -> Html {
             busy.set(true);
             error.set(None);
             wasm_bindgen_futures::spawn_local(async move {
-                let args = serde_json::json!({ "email": em, "password": pw, "apiUrl": url });
-                match ipc::invoke::<_, SessionInfo>("login", &args).await {
-                    Ok(info) => {
-                        store.dispatch(Action::Session(info));
-                        crate::app::refresh(&store);
-                    }
+                let args = LoginArgs { email: em, password: pw, api_url: url };
+                match api::call::<shell::Login>(&args).await {
+                    Ok(info) => store.dispatch(Action::Session(info)),
                     Err(e) => error.set(Some(e)),
                 }
                 busy.set(false);
@@ -68,7 +65,7 @@ pub fn login() -> Html {
                     </label>
                 </details>
                 if let Some(e) = (*error).clone() {
-                    <p class="error" id="login-error" role="alert" data-code={ipc::code_name(&e)}>{ e.explain() }</p>
+                    <p class="error" id="login-error" role="alert" data-code={api::code_name(&e)}>{ e.explain() }</p>
                 }
                 <button type="submit" class="primary" disabled={*busy}>
                     { if *busy { "Signing in…" } else { "Sign in" } }

@@ -1,7 +1,7 @@
 //! The screens.
 
-pub mod dashboard;
-pub mod login;
-pub mod order;
-pub mod orders;
-pub mod settings;
+pub(crate) mod dashboard;
+pub(crate) mod login;
+pub(crate) mod order;
+pub(crate) mod orders;
+pub(crate) mod settings;

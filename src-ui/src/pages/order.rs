@@ -3,30 +3,31 @@
 
 use std::sync::Arc;
 
+use order_protocol::shell::{self, OrderArgs};
 use order_protocol::{DeliveryStatus, OrderView};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::app::Route;
 use crate::components::clock::use_now;
 use crate::components::status::{ProgressBar, StatusBadge};
 use crate::format;
-use crate::ipc;
+use crate::api;
+use crate::route::Route;
 use crate::store::use_store;
 
 #[derive(Properties, PartialEq)]
-pub struct OrderProps {
-    pub id: String,
+pub(crate) struct OrderProps {
+    pub(crate) id: String,
 }
 
 #[function_component(OrderPage)]
-pub fn order_page(p: &OrderProps) -> Html {
+pub(crate) fn order_page(p: &OrderProps) -> Html {
     let store = use_store();
     // Follow the order's room while the page is open.
     use_effect_with(p.id.clone(), |id| {
-        ipc::fire("watch_order", serde_json::json!({ "orderId": id }));
+        api::fire::<shell::WatchOrder>(OrderArgs { order_id: id.clone() });
         let id = id.clone();
-        move || ipc::fire("unwatch_order", serde_json::json!({ "orderId": id }))
+        move || api::fire::<shell::UnwatchOrder>(OrderArgs { order_id: id })
     });
     let Some(order) = store.view.orders.iter().find(|o| o.id == p.id).cloned() else {
         return html! {

@@ -6,13 +6,13 @@ use order_protocol::OrderView;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::app::Route;
+use crate::route::Route;
 use crate::components::status::StatusBadge;
 use crate::format;
 use crate::store::use_store;
 
 #[function_component(Orders)]
-pub fn orders() -> Html {
+pub(crate) fn orders() -> Html {
     let store = use_store();
     html! {
         <section aria-labelledby="orders-title">
@@ -23,12 +23,12 @@ pub fn orders() -> Html {
 }
 
 #[derive(Properties, PartialEq)]
-pub struct OrderListProps {
-    pub orders: Vec<Arc<OrderView>>,
+pub(crate) struct OrderListProps {
+    pub(crate) orders: Vec<Arc<OrderView>>,
 }
 
 #[function_component(OrderList)]
-pub fn order_list(p: &OrderListProps) -> Html {
+pub(crate) fn order_list(p: &OrderListProps) -> Html {
     if p.orders.is_empty() {
         return html! { <p class="muted">{ "No orders yet." }</p> };
     }

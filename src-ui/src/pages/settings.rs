@@ -1,15 +1,15 @@
 //! Settings: the server (switching to another signs out of this one), when native notifications show and for
 //! what, closing to the tray, and signing out.
 
-use order_protocol::shell::{CommandError, NotifyPolicy, SessionInfo, Settings};
+use order_protocol::shell::{self, CommandError, NotifyPolicy, ServerArgs, Settings};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::ipc;
-use crate::store::{use_store, Action};
+use crate::api;
+use crate::store::{refresh, use_store, Action};
 
 #[function_component(SettingsPage)]
-pub fn settings_page() -> Html {
+pub(crate) fn settings_page() -> Html {
     let store = use_store();
     let settings = use_state(|| None::<Settings>);
     let saved = use_state(|| None::<String>);
@@ -20,7 +20,7 @@ pub fn settings_page() -> Html {
         let settings = settings.clone();
         use_effect_with((), move |_| {
             wasm_bindgen_futures::spawn_local(async move {
-                if let Ok(s) = ipc::invoke::<_, Settings>("get_settings", &()).await {
+                if let Ok(s) = api::call::<shell::GetSettings>(&()).await {
                     settings.set(Some(s));
                 }
             });
@@ -33,7 +33,7 @@ pub fn settings_page() -> Html {
             settings.set(Some(next.clone()));
             let saved = saved.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                let r = ipc::invoke::<_, ()>("save_settings", &serde_json::json!({ "settings": next })).await;
+                let r = api::call::<shell::SaveSettings>(&next).await;
                 saved.set(Some(match r {
                     Ok(()) => "Saved.".to_owned(),
                     Err(e) => e.explain(),
@@ -74,11 +74,10 @@ pub fn settings_page() -> Html {
             switching.set(true);
             server_error.set(None);
             wasm_bindgen_futures::spawn_local(async move {
-                let args = serde_json::json!({ "apiUrl": url });
-                match ipc::invoke::<_, SessionInfo>("switch_server", &args).await {
+                match api::call::<shell::SwitchServer>(&ServerArgs { api_url: url }).await {
                     Ok(info) => {
                         store.dispatch(Action::Session(info));
-                        crate::app::refresh(&store);
+                        refresh(&store);
                     }
                     Err(e) => server_error.set(Some(e)),
                 }
@@ -86,16 +85,7 @@ pub fn settings_page() -> Html {
             });
         })
     };
-    let logout = {
-        let store = store.clone();
-        Callback::from(move |_| {
-            let store = store.clone();
-            wasm_bindgen_futures::spawn_local(async move {
-                let _ = ipc::invoke::<_, ()>("logout", &()).await;
-                crate::app::refresh(&store);
-            });
-        })
-    };
+    let logout = Callback::from(|_| api::fire::<shell::Logout>(()));
     let api_url = store.session.as_ref().map(|s| s.api_url.clone()).unwrap_or_default();
     let c = &current.notify_categories;
     html! {
@@ -109,7 +99,7 @@ pub fn settings_page() -> Html {
                     </label>
                     <p class="muted">{ "Switching to another server signs you out of this one." }</p>
                     if let Some(e) = (*server_error).clone() {
-                        <p class="error" id="server-error" role="alert" data-code={ipc::code_name(&e)}>{ e.explain() }</p>
+                        <p class="error" id="server-error" role="alert" data-code={api::code_name(&e)}>{ e.explain() }</p>
                     }
                     <button type="submit" id="switch-server" class="primary" disabled={*switching}>
                         { if *switching { "Switching…" } else { "Switch server" } }

@@ -179,9 +179,9 @@ pub fn line_json(ev: &ClientEvent) -> Option<Value> {
             Patch::Link { link, .. } => link_json(link, &at),
             Patch::Inbox { inbox } => json!({"type": "inbox", "unread": inbox.unread, "at": at}),
             Patch::OrderRemoved { order_id } => json!({"type": "removed", "orderId": order_id, "at": at}),
-            Patch::Reset { .. } | Patch::Watched { .. } => return None,
+            Patch::Reset { .. } | Patch::Watched { .. } | Patch::User { .. } => return None,
         },
-        ClientEvent::Notify(_) | ClientEvent::SessionStarted { .. } => return None,
+        ClientEvent::Notify(_) => return None,
         ClientEvent::Warning(w) => json!({"type": "warning", "message": w, "at": at}),
     })
 }
@@ -235,7 +235,7 @@ fn line_text(ev: &ClientEvent) -> Option<String> {
             },
             _ => return None,
         },
-        ClientEvent::Notify(_) | ClientEvent::SessionStarted { .. } => return None,
+        ClientEvent::Notify(_) => return None,
         ClientEvent::Warning(w) => format!("{t}  warning: {w}"),
     })
 }

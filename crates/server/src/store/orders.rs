@@ -66,8 +66,7 @@ pub fn check_transition(order: &Order, to: Status) -> Result<()> {
             from.as_str()
         )));
     }
-    let rank = |s: Status| Status::ALL.iter().position(|x| *x == s).unwrap_or(0);
-    if to != Status::Cancelled && rank(to) < rank(from) {
+    if to != Status::Cancelled && to.rank() < from.rank() {
         return Err(StoreError::Conflict(format!(
             "order {} cannot go back from {} to {}",
             order.order_number,
@@ -88,14 +87,7 @@ fn stats(conn: &Connection, customer: Option<&str>) -> Result<Stats> {
     let mut q = conn.prepare_cached("SELECT status, n FROM order_counts WHERE scope = ?")?;
     for row in q.query_map([customer.unwrap_or(ALL_ORDERS)], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
         let (status, n) = row?;
-        let n = n.max(0) as u64;
-        s.total += n;
-        match Status::parse(&status) {
-            Some(Status::Delivered) => s.delivered += n,
-            Some(Status::Cancelled) => s.cancelled += n,
-            Some(st) if st.is_active() => s.active += n,
-            _ => {}
-        }
+        s.count(Status::parse(&status).unwrap_or(Status::Unknown), n.max(0) as u64);
     }
     Ok(s)
 }
