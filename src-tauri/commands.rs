@@ -81,8 +81,11 @@ pub(crate) async fn login<R: Runtime>(
     }
     match typed_server(args.api_url)?.filter(|url| state.is_other_backend(url)) {
         Some(url) => {
-            let (token, user) =
-                api_for(url.clone(), &settings.get()).await?.login(email, &args.password).await.map_err(|e| api_error(&e))?;
+            let (token, user) = api_for(url.clone(), &settings.get())
+                .await?
+                .login(email, &args.password)
+                .await
+                .map_err(|e| api_error(&e))?;
             let running = state.switch_backend(&app, &settings, &url).await.map_err(io_error)?;
             running.engine.use_token(token, Some(user)).map_err(|e| engine_error(&e))?;
         }

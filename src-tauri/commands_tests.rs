@@ -20,8 +20,8 @@ use crate::Parts;
 fn root() -> &'static PathBuf {
     static ROOT: OnceLock<PathBuf> = OnceLock::new();
     ROOT.get_or_init(|| {
-        let root = std::env::temp_dir().join(format!("live-orders-shell-tests-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
+        // Kept for the process's life; each test removes its own folders inside (`Shell`'s drop).
+        let root = tempfile::Builder::new().prefix("live-orders-shell-tests-").tempdir().expect("a temp dir").keep();
         // Set once, before any app of this process reads them.
         std::env::set_var("XDG_CONFIG_HOME", root.join("config"));
         std::env::set_var("XDG_DATA_HOME", root.join("data"));
@@ -102,7 +102,11 @@ fn order_server() -> order_server::RunningServer {
     let dir = root().join(format!("server{}", N.fetch_add(1, Ordering::SeqCst)));
     std::fs::create_dir_all(&dir).expect("a server dir");
     let config = order_server::ServerConfig::for_tests(dir.join("orders.db"));
-    tauri::async_runtime::block_on(order_server::spawn(config)).expect("order-server starts")
+    let (tx, rx) = std::sync::mpsc::channel();
+    tauri::async_runtime::spawn(async move {
+        let _ = tx.send(order_server::spawn(config).await);
+    });
+    rx.recv().expect("the runtime answers").expect("order-server starts")
 }
 
 fn api_url(server: &order_server::RunningServer) -> String {
@@ -124,7 +128,11 @@ fn a_web_page() -> String {
             let mut buf = [0u8; 4096];
             let _ = conn.read(&mut buf);
             let page = "<html><body>Welcome</body></html>";
-            let _ = write!(conn, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{page}", page.len());
+            let _ = write!(
+                conn,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{page}",
+                page.len()
+            );
         }
     });
     format!("http://{addr}/api")

@@ -39,7 +39,11 @@ impl Forwarding {
     }
 }
 
-pub(crate) async fn run<R: Runtime>(app: AppHandle<R>, mut events: UnboundedReceiver<ClientEvent>, forwarding: Forwarding) {
+pub(crate) async fn run<R: Runtime>(
+    app: AppHandle<R>,
+    mut events: UnboundedReceiver<ClientEvent>,
+    forwarding: Forwarding,
+) {
     // The view as the UI has it, patch by patch: the tray's count is read from it.
     let mut view = ViewState::default();
     let mut batch: Vec<Patch> = Vec::new();
@@ -64,7 +68,7 @@ pub(crate) async fn run<R: Runtime>(app: AppHandle<R>, mut events: UnboundedRece
             }
             #[cfg(desktop)]
             crate::tray::show_unread(&app, view.inbox.unread);
-            if let Err(e) = crate::emit::<_, ViewPatches>(&app, &batch) {
+            if let Err(e) = crate::ui::emit::<_, ViewPatches>(&app, &batch) {
                 tracing::warn!("could not send updates to the window: {e}");
             }
         }

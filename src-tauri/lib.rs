@@ -7,7 +7,7 @@
 //! window state) sit behind `#[cfg(desktop)]`; `run` is also the mobile entry point.
 //!
 //! Layers, each using only those below it: `commands` → `state` → `forward` → `notify`, `tray` → `window` →
-//! `settings`, `keychain`.
+//! `settings`, `keychain`, `ui`.
 
 #![warn(unreachable_pub)]
 
@@ -19,10 +19,10 @@ mod settings;
 mod state;
 #[cfg(desktop)]
 mod tray;
+mod ui;
 mod window;
 
-use order_protocol::shell::Event;
-use tauri::{AppHandle, Emitter, Manager, Runtime};
+use tauri::{Manager, Runtime};
 
 use crate::settings::SettingsStore;
 use crate::state::AppState;
@@ -53,11 +53,6 @@ fn draw_in_software() {
     if std::env::var_os(VAR).is_none() {
         std::env::set_var(VAR, "1");
     }
-}
-
-/// Emits event `E` to the UI, with the payload `order_protocol::shell` declares for it.
-pub(crate) fn emit<R: Runtime, E: Event>(app: &AppHandle<R>, payload: &E::Payload) -> tauri::Result<()> {
-    app.emit(E::NAME, payload)
 }
 
 /// Which parts of the app a build has: all of them, or (the tests of the commands, on Tauri's mock runtime)

@@ -119,7 +119,7 @@ pub(crate) fn show<R: Runtime>(app: &AppHandle<R>, n: Notify) {
 fn open_order<R: Runtime>(app: &AppHandle<R>, order_id: Option<&str>) {
     crate::window::show_main_window(app);
     if let Some(id) = order_id {
-        if let Err(e) = crate::emit::<_, order_protocol::shell::OpenOrder>(app, &id.to_owned()) {
+        if let Err(e) = crate::ui::emit::<_, order_protocol::shell::OpenOrder>(app, &id.to_owned()) {
             tracing::warn!("could not ask the window to open order {id}: {e}");
         }
     }

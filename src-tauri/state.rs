@@ -38,12 +38,7 @@ impl AppState {
         let current_engine = Arc::new(AtomicU64::new(0));
         // The keychain is read by the engine, off this (main) thread.
         let running = start_engine(app, settings, &data_dir, Forwarding::next(&current_engine));
-        Ok(AppState {
-            running: Mutex::new(running),
-            current_engine,
-            switching: tokio::sync::Mutex::new(()),
-            data_dir,
-        })
+        Ok(AppState { running: Mutex::new(running), current_engine, switching: tokio::sync::Mutex::new(()), data_dir })
     }
 
     pub(crate) fn running(&self) -> Running {
@@ -87,7 +82,12 @@ impl AppState {
 }
 
 /// Starts an engine for the backend the settings name, on Tauri's runtime, and forwards its events.
-fn start_engine<R: Runtime>(app: &AppHandle<R>, settings: &Settings, data_dir: &Path, forwarding: Forwarding) -> Running {
+fn start_engine<R: Runtime>(
+    app: &AppHandle<R>,
+    settings: &Settings,
+    data_dir: &Path,
+    forwarding: Forwarding,
+) -> Running {
     let api_url = order_client::resolve_api_url(settings.api_url.as_deref());
     let keychain = Arc::new(KeychainStore::new(&api_url));
     let mut config = EngineConfig::new(&api_url).with_data_dir(data_dir.join("engine"));

@@ -44,8 +44,9 @@ pub(crate) async fn call<C: Command>(args: &C::Args) -> Result<C::Reply, Command
 async fn call_unbounded<C: Command>(args: &C::Args) -> Result<C::Reply, CommandError> {
     let args = serde_wasm_bindgen::to_value(&Envelope { args }).map_err(internal)?;
     match tauri_invoke(C::NAME, args).await {
-        Ok(v) => serde_wasm_bindgen::from_value(v)
-            .map_err(|e| internal(format!("unexpected reply to {}: {e}", C::NAME))),
+        Ok(v) => {
+            serde_wasm_bindgen::from_value(v).map_err(|e| internal(format!("unexpected reply to {}: {e}", C::NAME)))
+        }
         Err(e) => Err(serde_wasm_bindgen::from_value::<CommandError>(e.clone()).unwrap_or_else(|_| {
             internal(e.as_string().unwrap_or_else(|| "the app's shell did not answer".to_owned()))
         })),

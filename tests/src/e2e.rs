@@ -187,10 +187,31 @@ impl AppSession {
         }
     }
 
-    /// Resizes the window (for the phone-width screenshot).
+    /// Resizes the window, as a user drags its edge.
     pub async fn resize(&self, width: u32, height: u32) -> Result<()> {
         self.client.set_window_size(width, height).await?;
         Ok(())
+    }
+
+    /// How the page is laid out now, as a finger on a small screen meets it.
+    pub async fn layout(&self) -> Result<Layout> {
+        let script = r#"
+            const vw = window.innerWidth;
+            const shown = el => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
+            const name = el => `${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''} "${el.textContent.trim().slice(0, 24)}"`;
+            const controls = 'header a, header button, main button, main summary, main a[href^="tel:"], .order-row a, '
+                + 'main input:not([type=checkbox]):not([type=radio]), main label.choice';
+            const small = [...document.querySelectorAll(controls)].filter(shown).map(el => [el, el.getBoundingClientRect()])
+                .filter(([, r]) => r.width < 44 || r.height < 44)
+                .map(([el, r]) => `${name(el)} ${Math.round(r.width)}x${Math.round(r.height)}`);
+            const nav = [...document.querySelectorAll('header nav a')].map(a => a.getBoundingClientRect());
+            return {
+                innerWidth: vw,
+                scrollWidth: document.documentElement.scrollWidth,
+                smallTargets: small,
+                navReachable: nav.length > 0 && nav.every(r => r.width > 0 && r.left >= 0 && r.right <= vw + 0.5),
+            };"#;
+        Ok(serde_json::from_value(self.client.execute(script, vec![]).await?)?)
     }
 
     /// Saves a screenshot of the window under `target/e2e/<name>.png` and returns its path.
@@ -247,6 +268,20 @@ impl AppSession {
         self.driver.stop();
         result.map_err(Into::into)
     }
+}
+
+/// The layout of the page, as [`AppSession::layout`] reads it.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Layout {
+    /// The width of the page's viewport, in CSS px.
+    pub inner_width: u32,
+    /// The width of the whole page: wider than the viewport means sideways scrolling.
+    pub scroll_width: u32,
+    /// Controls smaller than 44×44 px, the least a finger hits reliably: what and how big.
+    pub small_targets: Vec<String>,
+    /// Every link of the navigation is on screen.
+    pub nav_reachable: bool,
 }
 
 /// Where the README's screenshots live.

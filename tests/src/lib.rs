@@ -9,6 +9,7 @@
 //!   a delay, a truncated answer) and live sockets frame by frame (silent, slow, cut), and cuts.
 //! - [`client_log`]: what an engine under test reported, with waits on it.
 //! - [`chaos`]: the seeded chaos soak (`cargo xtask chaos`) and its oracle.
+//! - [`eventually`]: waiting for what happens by itself.
 
 pub mod chaos;
 pub mod client_log;
@@ -19,3 +20,23 @@ pub mod fault_proxy;
 pub mod node_peer;
 mod pipe;
 pub mod procs;
+
+use std::time::{Duration, Instant};
+
+/// Reads with `read` until `check` holds, for up to 20 s; fails with what it last saw. The one way these tests
+/// wait for something that happens by itself.
+pub async fn eventually<T: std::fmt::Debug, F: std::future::Future<Output = anyhow::Result<T>>>(
+    what: &str,
+    mut read: impl FnMut() -> F,
+    check: impl Fn(&T) -> bool,
+) -> anyhow::Result<T> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let seen = read().await;
+        match seen {
+            Ok(v) if check(&v) => return Ok(v),
+            _ if Instant::now() > deadline => anyhow::bail!("{what}: last seen {seen:?}"),
+            _ => tokio::time::sleep(Duration::from_millis(150)).await,
+        }
+    }
+}

@@ -223,25 +223,15 @@ pub async fn rest_login(http: &reqwest::Client, api: &str, (email, password): (&
     Ok(reply["token"].as_str().context("a token in the login reply")?.to_owned())
 }
 
-/// A fresh temporary directory, removed on drop.
-pub struct TempDir(pub PathBuf);
+/// A fresh temporary directory named after what it is for (`live-orders-<label>-…`), removed on drop: the
+/// tests' one kind of temporary directory, made by `tempfile`.
+pub struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     pub fn new(label: &str) -> TempDir {
-        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("live-orders-{label}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("creating a temp dir");
-        TempDir(dir)
+        TempDir(tempfile::Builder::new().prefix(&format!("live-orders-{label}-")).tempdir().expect("a temp dir"))
     }
     pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        self.0.path()
     }
 }

@@ -47,7 +47,7 @@ async fn step(api: &Api, owner: &Token, id: &str, now: Status) -> Result<Option<
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_event_during_a_catch_up_that_dies_does_not_skip_the_change_missed_before_it() -> Result<()> {
     let dir = TempDir::new("cursor");
-    let srv = server(&dir.0.join("orders.db")).await?;
+    let srv = server(&dir.path().join("orders.db")).await?;
     let proxy = FaultProxy::start(srv.addr()).await?;
     let (engine, rx) = Engine::start(EngineConfig::new(proxy.api_url()), Arc::new(MemoryTokenStore::default()));
     let log = EventLog::record(rx);
@@ -97,7 +97,7 @@ async fn a_live_event_during_a_catch_up_that_dies_does_not_skip_the_change_misse
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_passing_503_during_discovery_keeps_the_extensions() -> Result<()> {
     let dir = TempDir::new("discovery");
-    let srv = server(&dir.0.join("orders.db")).await?;
+    let srv = server(&dir.path().join("orders.db")).await?;
     let proxy = FaultProxy::start(srv.addr()).await?;
     proxy.fail("/api/orders/changes", Fault::Status(503));
     let (engine, rx) = Engine::start(EngineConfig::new(proxy.api_url()), Arc::new(MemoryTokenStore::default()));
@@ -146,7 +146,7 @@ async fn a_passing_503_during_discovery_keeps_the_extensions() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn through_cuts_and_a_restart_every_transition_is_applied_exactly_once() -> Result<()> {
     let dir = TempDir::new("exact");
-    let db = dir.0.join("orders.db");
+    let db = dir.path().join("orders.db");
     let mut srv = server(&db).await?;
     let proxy = CutProxy::start(srv.addr()).await?;
     let (engine, rx) = Engine::start(EngineConfig::new(proxy.api_url()), Arc::new(MemoryTokenStore::default()));
@@ -223,7 +223,7 @@ async fn through_cuts_and_a_restart_every_transition_is_applied_exactly_once() -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_state_is_synced_through_the_server_for_every_device() -> Result<()> {
     let dir = TempDir::new("read");
-    let srv = server(&dir.0.join("orders.db")).await?;
+    let srv = server(&dir.path().join("orders.db")).await?;
     let api = Api::new(&srv.api_url());
     let start = |()| Engine::start(EngineConfig::new(srv.api_url()), Arc::new(MemoryTokenStore::default()));
     let (phone, rx) = start(());
@@ -269,8 +269,8 @@ async fn read_state_is_synced_through_the_server_for_every_device() -> Result<()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cache_shows_the_last_state_at_once_and_a_recreated_server_is_survived() -> Result<()> {
     let dir = TempDir::new("cache");
-    let data = dir.0.join("client");
-    let srv = server(&dir.0.join("a.db")).await?;
+    let data = dir.path().join("client");
+    let srv = server(&dir.path().join("a.db")).await?;
     let proxy = CutProxy::start(srv.addr()).await?;
     let store = Arc::new(MemoryTokenStore::default());
     let config = EngineConfig::new(proxy.api_url()).with_data_dir(&data);
@@ -344,7 +344,7 @@ async fn the_cache_shows_the_last_state_at_once_and_a_recreated_server_is_surviv
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_in_use_is_refreshed_before_it_expires() -> Result<()> {
     let dir = TempDir::new("refresh");
-    let srv = server(&dir.0.join("orders.db")).await?;
+    let srv = server(&dir.path().join("orders.db")).await?;
     let store = Arc::new(MemoryTokenStore::default());
     let mut config = EngineConfig::new(srv.api_url());
     // Every token counts as "about to expire": the engine refreshes as soon as it is live.

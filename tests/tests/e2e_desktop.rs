@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use live_orders_tests::desktop::{self, Tray};
 use live_orders_tests::e2e::{app_env, AppSession};
+use live_orders_tests::eventually;
 use live_orders_tests::procs::{workspace_binary, OrderServer, Proc, TempDir};
 
 const SERVICE: &str = "app.liveorders.client";
@@ -177,23 +178,6 @@ async fn a_revoked_session_returns_to_login_with_a_reason() -> anyhow::Result<()
     app.close().await
 }
 
-/// Polls `check` until it holds (or fails with what it last saw).
-async fn eventually<T: std::fmt::Debug>(
-    what: &str,
-    mut read: impl FnMut() -> anyhow::Result<T>,
-    check: impl Fn(&T) -> bool,
-) -> anyhow::Result<T> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let seen = read();
-        match seen {
-            Ok(v) if check(&v) => return Ok(v),
-            _ if Instant::now() > deadline => anyhow::bail!("{what}: last seen {seen:?}"),
-            _ => tokio::time::sleep(Duration::from_millis(150)).await,
-        }
-    }
-}
-
 fn labels(tray: &Tray) -> anyhow::Result<Vec<String>> {
     Ok(tray.menu()?.into_iter().map(|e| e.label).collect())
 }
@@ -214,7 +198,7 @@ async fn the_tray_counts_unread_updates_pauses_notifications_and_quits_and_the_w
     app.wait_for("#link-indicator[data-state='live']").await?;
     let unread: usize = app.attr("#bell", "data-unread").await?.expect("the bell carries its count").parse()?;
     let shown = |n: usize| if n == 0 { String::new() } else { n.to_string() };
-    eventually("the tray's count", || tray.label(), |l| *l == shown(unread)).await?;
+    eventually("the tray's count", || async { tray.label() }, |l| *l == shown(unread)).await?;
     app.click("header nav a[href='#/orders']").await?;
     let row = app.wait_for(".order-row[data-status='pending'], .order-row[data-status='confirmed'], .order-row[data-status='preparing']").await?;
     let order_id = row.attr("data-order-id").await?.expect("rows carry their id");
@@ -222,11 +206,12 @@ async fn the_tray_counts_unread_updates_pauses_notifications_and_quits_and_the_w
     let next = order_protocol::Status::parse(&status).and_then(order_protocol::Status::next).expect("an open order");
     server.store_owner(&["set-status", &order_id, next.as_str()])?;
     app.wait_for(&format!("#bell[data-unread='{}']", unread + 1)).await?;
-    eventually("the tray's count after an update", || tray.label(), |l| *l == shown(unread + 1)).await?;
+    eventually("the tray's count after an update", || async { tray.label() }, |l| *l == shown(unread + 1)).await?;
 
     // Pause from the menu: the entry turns into Resume.
     tray.click("Pause notifications")?;
-    eventually("the pause entry", || labels(&tray), |l| l.iter().any(|l| l == "Resume notifications")).await?;
+    eventually("the pause entry", || async { labels(&tray) }, |l| l.iter().any(|l| l == "Resume notifications"))
+        .await?;
 
     // Place the window, then Quit from the tray: the app ends by itself.
     let window = desktop::window_titled("Live Orders", Duration::from_secs(10))?;
@@ -234,7 +219,7 @@ async fn the_tray_counts_unread_updates_pauses_notifications_and_quits_and_the_w
     desktop::place(&window, 130, 90, 900, 650)?;
     // The size may already be 900x650 before the move lands: wait for the position to change too.
     let moved = |g: &(i32, i32, u32, u32)| (g.2, g.3) == (900, 650) && (g.0, g.1) != (before.0, before.1);
-    let placed = eventually("the window's new place", || desktop::geometry(&window), moved).await?;
+    let placed = eventually("the window's new place", || async { desktop::geometry(&window) }, moved).await?;
     tray.click("Quit")?;
     let home = app.after_app_quit(pid).await?;
 
@@ -254,7 +239,7 @@ async fn a_second_launch_brings_up_the_first_window_instead_of_starting_again() 
     app.wait_for("#login-title").await?;
     let window = desktop::window_titled("Live Orders", Duration::from_secs(10))?;
     desktop::minimize(&window)?;
-    eventually("minimized", || desktop::is_minimized(&window), |m| *m).await?;
+    eventually("minimized", || async { desktop::is_minimized(&window) }, |m| *m).await?;
 
     // The same app again, as a user double-clicking its icon would start it.
     let mut second = Command::new(workspace_binary("live-orders")?).envs(app_env(app.home.path())).spawn()?;
@@ -271,7 +256,7 @@ async fn a_second_launch_brings_up_the_first_window_instead_of_starting_again() 
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(status.success(), "the second launch ends quietly: {status}");
-    eventually("the first window brought up", || desktop::is_minimized(&window), |m| !*m).await?;
+    eventually("the first window brought up", || async { desktop::is_minimized(&window) }, |m| !*m).await?;
     assert_eq!(desktop::windows_titled("Live Orders").len(), 1, "still one window");
     app.close().await
 }

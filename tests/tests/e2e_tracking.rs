@@ -3,6 +3,7 @@
 //! a toast and the bell; clicking the notification opens that order.
 
 use live_orders_tests::e2e::AppSession;
+use live_orders_tests::eventually;
 use live_orders_tests::procs::{OrderServer, TempDir};
 use order_protocol::Status;
 
@@ -48,11 +49,24 @@ async fn a_store_update_shows_live_with_a_toast_and_the_bell() -> anyhow::Result
     let unread_after: usize = app.attr("#bell", "data-unread").await?.unwrap_or_default().parse()?;
     assert!(unread_after > unread_before, "bell {unread_before} → {unread_after}");
     app.screenshot("order-after-update").await?;
+
+    // On a phone-sized screen: one column that fits, with no sideways scrolling, every control big enough for
+    // a finger, and the navigation at hand.
     app.resize(360, 760).await?;
-    // Let the webview lay the page out at the new width before the picture.
-    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let laid_out = || async { app.layout().await };
+    let phone = eventually("the page laid out at 360 px", laid_out, |l| l.inner_width <= 360).await?;
+    assert!(phone.scroll_width <= phone.inner_width, "no sideways scrolling at 360 px: {phone:?}");
+    assert!(phone.small_targets.is_empty(), "controls smaller than 44 px: {:?}", phone.small_targets);
+    assert!(phone.nav_reachable, "the navigation is on screen: {phone:?}");
     app.screenshot("order-phone").await?;
+    app.click("header nav a[href='#/orders']").await?;
+    app.wait_for("#orders-title").await?;
+    let list = app.layout().await?;
+    assert!(list.scroll_width <= list.inner_width, "the orders page fits too: {list:?}");
+    assert!(list.small_targets.is_empty(), "controls smaller than 44 px: {:?}", list.small_targets);
+    app.screenshot("orders-phone").await?;
     app.resize(1100, 760).await?;
+    eventually("the page laid out wide again", laid_out, |l| l.inner_width > 600).await?;
 
     // From the orders page, the notification leads back to the order.
     app.click("header nav a[href='#/orders']").await?;

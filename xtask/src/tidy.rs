@@ -1,5 +1,6 @@
 //! The repository's tidy checks, as plain tests (`cargo test -p xtask`).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 use crate::util::project_root;
@@ -81,4 +82,115 @@ fn nothing_points_outside_the_repository() {
         })
         .collect();
     assert!(offenders.is_empty(), "these files point outside the repository: {offenders:?}");
+}
+
+/// The modules a source uses through `crate::` paths (`crate::a::b`, `use crate::{a, b::c}`): their first
+/// segments.
+fn crate_paths(text: &str) -> BTreeSet<String> {
+    let ident = |s: &str| s.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect::<String>();
+    let mut used = BTreeSet::new();
+    for (at, _) in text.match_indices("crate::") {
+        let rest = &text[at + "crate::".len()..];
+        match rest.strip_prefix('{') {
+            Some(list) => {
+                let list = &list[..list.find('}').unwrap_or(list.len())];
+                used.extend(list.split(',').map(|p| ident(p.trim())).filter(|p| !p.is_empty()));
+            }
+            None => {
+                used.insert(ident(rest));
+            }
+        }
+    }
+    used.retain(|m| !m.is_empty());
+    used
+}
+
+/// The module graph of the crate whose sources are under `dir` with root file `root`: each top-level module
+/// (a file or folder under `dir`; the root as `crate`) and the top-level modules its code uses. Test modules
+/// (`tests.rs`, `*_tests.rs`) may reach anything and are left out.
+fn module_graph(dir: &str, root: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let files: Vec<String> = tracked_files()
+        .into_iter()
+        .filter(|f| f.starts_with(&format!("{dir}/")) && f.ends_with(".rs"))
+        .filter(|f| !f.ends_with("tests.rs") && !f.contains("/tests/"))
+        .collect();
+    let module_of = |f: &str| -> String {
+        let rel = &f[dir.len() + 1..];
+        if rel == root {
+            return "crate".to_owned();
+        }
+        let first = rel.split('/').next().unwrap_or(rel);
+        first.trim_end_matches(".rs").to_owned()
+    };
+    let modules: BTreeSet<String> = files.iter().map(|f| module_of(f)).collect();
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for f in &files {
+        let from = module_of(f);
+        let uses = crate_paths(&read(f))
+            .into_iter()
+            .map(|m| if modules.contains(&m) { m } else { "crate".to_owned() })
+            .filter(|m| *m != from)
+            .collect::<Vec<_>>();
+        graph.entry(from).or_default().extend(uses);
+    }
+    graph
+}
+
+/// A cycle in `graph`, if there is one, as the modules along it.
+fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|p| p == node) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(node.to_owned());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_owned());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, graph, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_owned());
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph.keys().find_map(|n| visit(n, graph, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn the_shell_and_the_ui_have_no_import_cycle() {
+    for (dir, root) in [("src-tauri", "lib.rs"), ("src-ui/src", "main.rs")] {
+        let graph = module_graph(dir, root);
+        assert!(graph.len() > 4, "{dir}: the modules were read: {graph:?}");
+        if let Some(cycle) = find_cycle(&graph) {
+            panic!("{dir}: modules use each other in a cycle: {}", cycle.join(" → "));
+        }
+    }
+}
+
+#[test]
+fn crate_paths_and_cycles_are_found() {
+    let text = "use crate::a::X;\nuse crate::{b, c::D};\nfn f() { crate::d::g(); }";
+    assert_eq!(crate_paths(text), ["a", "b", "c", "d"].map(String::from).into());
+    let graph = |edges: &[(&str, &str)]| {
+        let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (a, b) in edges {
+            g.entry(a.to_string()).or_default().insert(b.to_string());
+        }
+        g
+    };
+    assert_eq!(find_cycle(&graph(&[("a", "b"), ("b", "c"), ("a", "c")])), None);
+    assert_eq!(
+        find_cycle(&graph(&[("a", "b"), ("b", "c"), ("c", "a")])),
+        Some(["a", "b", "c", "a"].map(String::from).to_vec())
+    );
 }

@@ -12,8 +12,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use order_protocol::{
     Category, CustomerNotification, Delivery, DeliveryUpdate, Inbox, InboxItem, LinkState, Order, OrderUpdate,
-    OrderView, Patch, ServerEvent, Source, Stats, Status, StoredNotification, TimelineEntry, UserView,
-    ViewState,
+    OrderView, Patch, ServerEvent, Source, Stats, Status, StoredNotification, TimelineEntry, UserView, ViewState,
 };
 use serde::{Deserialize, Serialize};
 

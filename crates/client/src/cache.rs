@@ -125,15 +125,10 @@ impl Cache {
 mod tests {
     use super::*;
 
-    fn tmpdir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("order-client-cache-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        d
-    }
-
     #[test]
     fn round_trip_and_foreign_and_corrupt_files() {
-        let dir = tmpdir("rt");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("cache");
         let cache = Cache::new(&dir);
         assert_eq!(cache.load("u", "alice"), Loaded::Nothing);
         let state = Persisted { last_seq: Some(7), watched: vec!["o1".into()], ..Persisted::default() };
@@ -155,6 +150,5 @@ mod tests {
         assert!(aside, "the corrupt file is kept aside");
         cache.save("u", "alice", &state).unwrap();
         assert!(matches!(cache.load("u", "alice"), Loaded::State(_)));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -20,8 +20,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use order_protocol::{
-    names, LinkState, LogoutReason, Patch, ServerDisconnect, Source, User, UserView, ViewState,
-    AUTH_ERROR_PREFIX,
+    names, LinkState, LogoutReason, Patch, ServerDisconnect, Source, User, UserView, ViewState, AUTH_ERROR_PREFIX,
 };
 
 use crate::api::ApiError;

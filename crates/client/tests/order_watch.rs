@@ -51,10 +51,8 @@ fn interrupt(child: &mut std::process::Child) -> std::process::ExitStatus {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_lines_follow_the_orders_and_the_exit_codes_tell_what_happened() {
-    let dir = std::env::temp_dir().join(format!("order-watch-it-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let srv = order_server::spawn(order_server::ServerConfig::for_tests(dir.join("orders.db"))).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let srv = order_server::spawn(order_server::ServerConfig::for_tests(dir.path().join("orders.db"))).await.unwrap();
     // Without `/api`: order-watch appends it.
     let origin = format!("http://{}", srv.addr());
     let api = Api::new(&origin);
@@ -106,7 +104,6 @@ async fn json_lines_follow_the_orders_and_the_exit_codes_tell_what_happened() {
     assert!(err.contains("cannot reach the server"), "{err}");
 
     srv.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Whether `text` holds a JWT (`eyJ….eyJ….…`), as text or as the list of byte values a WebSocket frame is
@@ -133,10 +130,8 @@ fn holds_a_jwt(text: &str) -> bool {
 /// link and an update, holds no token: not as text, and not inside a logged WebSocket frame.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_token_in_the_output_at_trace_level() {
-    let dir = std::env::temp_dir().join(format!("order-watch-trace-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let srv = order_server::spawn(order_server::ServerConfig::for_tests(dir.join("orders.db"))).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let srv = order_server::spawn(order_server::ServerConfig::for_tests(dir.path().join("orders.db"))).await.unwrap();
     let origin = format!("http://{}", srv.addr());
     let api = Api::new(&origin);
     let (alice, _) = api.login("alice@example.com", "alice-pass").await.unwrap();
@@ -169,5 +164,4 @@ async fn no_token_in_the_output_at_trace_level() {
     assert!(holds_a_jwt(&format!("payload: [{}]", frame.join(", "))), "and a frame that carries one");
     assert!(!holds_a_jwt(&log), "a token in the trace output");
     srv.shutdown().await;
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -8,10 +8,10 @@ use order_protocol::{Category, InboxItem};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
+use crate::api;
 use crate::components::clock::use_now;
 use crate::components::icons;
 use crate::format;
-use crate::api;
 use crate::route::Route;
 use crate::store::use_store;
 

@@ -51,7 +51,9 @@ pub(crate) fn status(status: Status) -> Html {
     let paths = match status {
         Status::Pending => html! {<><circle cx="12" cy="12" r="8" /><path d="M12 8v4l3 2" /></>},
         Status::Confirmed => html! {<path d="M5 12l5 5 9-10" />},
-        Status::Preparing => html! {<><path d="M4 11h13v4a4 4 0 0 1-4 4H8a4 4 0 0 1-4-4z" /><path d="M17 12h3M9 4v3M13 4v3" /></>},
+        Status::Preparing => {
+            html! {<><path d="M4 11h13v4a4 4 0 0 1-4 4H8a4 4 0 0 1-4-4z" /><path d="M17 12h3M9 4v3M13 4v3" /></>}
+        }
         Status::Ready => html! {<><path d="M5 8h14l-1 12H6z" /><path d="M9 8a3 3 0 0 1 6 0" /></>},
         Status::OutForDelivery => html! {<>
             <path d="M3 7h11v9H3zM14 10h4l3 3v3h-7z" />

@@ -6,9 +6,9 @@ use order_protocol::OrderView;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
-use crate::route::Route;
 use crate::components::status::StatusBadge;
 use crate::format;
+use crate::route::Route;
 use crate::store::use_store;
 
 #[function_component(Orders)]

@@ -64,7 +64,9 @@ fn line(e: &Effect) -> Option<String> {
                 }
                 Patch::Link { link, .. } => format!("link {}", link.name()),
                 Patch::Watched { watched } => format!("watched {}", watched.join(",")),
-                Patch::User { user } => format!("user {}", user.as_ref().and_then(|u| u.email.clone()).unwrap_or_default()),
+                Patch::User { user } => {
+                    format!("user {}", user.as_ref().and_then(|u| u.email.clone()).unwrap_or_default())
+                }
                 Patch::Reset { state } => format!("reset orders={}", state.orders.len()),
             }
         }
