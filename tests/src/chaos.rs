@@ -349,7 +349,7 @@ impl Oracle {
 /// The customer's status changes in the server's change log: (`seq`, order, status).
 async fn truth_log(api: &Api, customer: &Token) -> Result<Vec<(u64, String, Status)>> {
     match api.changes(customer, 0).await? {
-        order_client::api::Changes::Replay(r) => Ok(r
+        order_client::Changes::Replay(r) => Ok(r
             .changes
             .into_iter()
             .filter(|c| c.event == CUSTOMER_ORDER_UPDATE)

@@ -437,7 +437,7 @@ async fn a_catch_up_pages_through_more_changes_than_one_page_holds() -> Result<(
     let api = Api::new(&server.api_url());
     let alice = login(&api, "alice").await?;
     let since = match api.changes(&alice, 0).await? {
-        order_client::api::Changes::Replay(r) => r.latest_seq,
+        order_client::Changes::Replay(r) => r.latest_seq,
         other => anyhow::bail!("no change log: {other:?}"),
     };
     let store = &server.ctx().store;
@@ -457,7 +457,7 @@ async fn a_catch_up_pages_through_more_changes_than_one_page_holds() -> Result<(
         }
     }
     let token = login(&api, mine_email(&server, &mine.customer).await?.as_str()).await?;
-    let order_client::api::Changes::Replay(replay) = api.changes(&token, since).await? else {
+    let order_client::Changes::Replay(replay) = api.changes(&token, since).await? else {
         anyhow::bail!("no replay");
     };
     let seqs: Vec<u64> = replay.changes.iter().map(|c| c.seq).collect();

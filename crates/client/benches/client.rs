@@ -111,7 +111,7 @@ fn catch_up_10k() {
     let bounds = tb.elapsed();
     let t = Instant::now();
     // As the engine reads it: bounds checked, then parsed.
-    let resp: ChangesResponse = order_client::api::parse_body(&body).unwrap();
+    let resp: ChangesResponse = order_client::parse_body(&body).unwrap();
     let parsed = t.elapsed();
     let n = resp.changes.len();
     for c in resp.changes {

@@ -46,10 +46,6 @@ impl Backoff {
         let ms = ms.clamp(INITIAL.as_millis() as f64 * (1.0 - JITTER), MAX.as_millis() as f64);
         Duration::from_millis(ms as u64)
     }
-
-    pub fn next_delay(&mut self) -> Duration {
-        self.next_delay_with(rand::random::<f64>())
-    }
 }
 
 /// The link state to show while reconnecting: "connecting" for the first [`RECONNECTING_FOR`] of an outage, then

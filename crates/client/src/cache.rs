@@ -44,11 +44,6 @@ impl Cache {
         Cache { dir: dir.into() }
     }
 
-    /// The platform's data dir for the app (`~/.local/share/live-orders` on Linux).
-    pub fn default_dir() -> Option<PathBuf> {
-        dirs::data_local_dir().map(|d| d.join("live-orders"))
-    }
-
     pub fn path(&self) -> PathBuf {
         self.dir.join(FILE)
     }

@@ -17,10 +17,10 @@
 //!
 //! # Shape
 //! - [`OrderBook`] is the pure reducer: `apply(Input) -> Vec<Effect>`. Everything goes through it.
-//! - [`supervisor::Supervisor`] decides a session's life (connect, catch up, live, retry with [`Backoff`],
+//! - `supervisor::Supervisor` decides a session's life (connect, catch up, live, retry with a backoff,
 //!   refresh, end) as a pure state machine: events in, actions out.
-//! - [`Engine`] drives it: one loop that carries out its actions (the link, [`LiveLink`]; the catch-up; the
-//!   cache, [`Cache`]) and reports their results back. The shell holds the cheap [`Engine`] handle and reads
+//! - [`Engine`] drives it: one loop that carries out its actions (the link, `LiveLink`; the catch-up; the
+//!   cache, `Cache`) and reports their results back. The shell holds the cheap [`Engine`] handle and reads
 //!   [`ClientEvent`]s from a channel.
 //! - [`Api`] is the REST client, [`TokenStore`] where the JWT lives (keychain in the app, memory in tests).
 //!
@@ -39,29 +39,27 @@
 //!         ClientEvent::Update { patch, .. } => { /* forward `patch` to the UI */ }
 //!         ClientEvent::Notify(n) => { /* native notification: n.title, n.body */ }
 //!         ClientEvent::Warning(w) => tracing::warn!("{w}"),
-//! //!     }
+//!     }
 //! }
 //! # let _ = state; Ok(()) }
 //! ```
 
-pub mod api;
+mod api;
 pub mod attention;
-pub mod backoff;
-pub mod book;
-pub mod cache;
-pub mod engine;
-pub mod link;
+mod backoff;
+mod book;
+mod cache;
+mod engine;
+mod link;
 pub mod logging;
-pub mod supervisor;
-pub mod token;
+mod supervisor;
+mod token;
 
 #[cfg(test)]
 mod fixtures;
 
-pub use api::{is_cleartext_remote, normalize_api_url, resolve_api_url, Api, ApiError, Changes};
-pub use backoff::Backoff;
+pub use api::{is_cleartext_remote, parse_body, resolve_api_url, Api, ApiError, Changes};
 pub use book::{Effect, Input, Notify, OrderBook, Persisted};
 pub use cache::Cache;
 pub use engine::{ClientEvent, Engine, EngineConfig, EngineError};
-pub use link::LiveLink;
 pub use token::{MemoryTokenStore, Token, TokenStore, TokenStoreError};

@@ -103,10 +103,6 @@ impl LiveLink {
         }
     }
 
-    pub fn generation(&self) -> u64 {
-        self.gen
-    }
-
     /// `join_order_room` (fire and forget: an ack is optional in the contract).
     pub async fn join(&self, order_id: &str) -> Result<(), String> {
         self.client.emit(names::JOIN_ORDER_ROOM, json!(order_id)).await.map_err(|e| e.to_string())

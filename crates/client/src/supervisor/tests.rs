@@ -380,8 +380,8 @@ fn every_interleaving_of_a_reconnect_applies_each_change_once() {
     }
 }
 
-/// The review's case: a live event lands during a catch-up, which then dies. The raised cursor used to be
-/// saved, and the changes below it never came.
+/// A live event lands during a catch-up, which then dies: the cursor must stay below the changes the catch-up
+/// did not bring, or they would never come.
 #[test]
 fn a_catch_up_that_dies_after_a_live_event_leaves_the_cursor_below_the_gap() {
     let (mut run, gen) = Run::start(cache(CACHED, true), i64::MAX / 2);
