@@ -58,6 +58,7 @@ pub(crate) fn window_state<R: Runtime>(app: &AppHandle<R>) -> WindowState {
 /// Brings the main window up (tray, second launch, notification).
 pub(crate) fn show_main_window<R: Runtime>(app: &AppHandle<R>) {
     if let Some(w) = app.get_webview_window("main") {
+        #[cfg(desktop)]
         let _ = w.unminimize();
         let _ = w.show();
         let _ = w.set_focus();

@@ -10,6 +10,7 @@ mod bundle;
 mod chaos;
 mod fuzz;
 mod icons;
+mod platforms;
 mod run;
 mod setup;
 mod test;
@@ -26,7 +27,9 @@ usage: cargo xtask <command>
                       tauri-driver, npm packages of the test peers); seconds when all is there
   build [--release]   build the UI to wasm and the app; the last line printed is the app binary
   run [--release]     set up, build, start order-server --demo on 127.0.0.1:5001 and the app against it
-  test                set up, then fmt, clippy, unit, integration and end-to-end tests (headless if needed)
+  test                set up, then fmt, clippy, unit, integration and end-to-end tests (headless if needed),
+                      and check-platforms
+  check-platforms     check and lint the app for Android, iOS, Windows and macOS (what rustup installs here)
   bench [server [--abuse]|client|app]   run the benchmarks and print their tables (--abuse: under attack)
   chaos [--cycles N] [--seed S] [--backend order-server|node]
                       the seeded chaos soak (200 cycles per backend by default); one `chaos:` line each
@@ -50,6 +53,7 @@ fn main() -> Result<()> {
         Some("build-ui") => build::ui(build::Profile::from_flag(release)),
         Some("run") => run::run(build::Profile::from_flag(release)),
         Some("test") => test::run(),
+        Some("check-platforms") => platforms::run(),
         Some("bench") => bench::run(&rest),
         Some("chaos") => chaos::run(&rest),
         Some("fuzz") => fuzz::run(&rest),

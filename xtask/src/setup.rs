@@ -21,6 +21,7 @@ pub fn run() -> Result<()> {
     wasm_bindgen()?;
     tauri_driver()?;
     npm_peers()?;
+    crate::platforms::add_targets();
     Ok(())
 }
 

@@ -1,9 +1,10 @@
 //! `cargo xtask test`: the one command that says whether the project is good. Its exit code says it all.
 //!
 //! Order: setup, format, the UI build (the shell embeds it, so clippy needs it), clippy on everything, the
-//! binaries the tests start, then every unit, integration and end-to-end test. Without a display the tests
-//! run under a private Xvfb; they always run in a private D-Bus session, so notifications, the tray and the
-//! Secret Service they start never touch the developer's own desktop.
+//! binaries the tests start, every unit, integration and end-to-end test, then the app checked for the other
+//! platforms (`check-platforms`). Without a display the tests run under a private Xvfb; they always run in a
+//! private D-Bus session, so notifications, the tray and the Secret Service they start never touch the
+//! developer's own desktop.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -89,6 +90,7 @@ trap 'kill $dunst_pid $wm_pid 2>/dev/null || true' EXIT
         cmd.env("DISPLAY", &x.display);
     }
     stages.run("tests", || util::run_bounded(&mut cmd, TESTS_LIMIT))?;
+    stages.run("platforms", crate::platforms::run)?;
     stages.report();
     eprintln!("xtask test: all checks passed in {:.0?}", stages.started.elapsed());
     Ok(())
