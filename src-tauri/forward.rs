@@ -85,7 +85,7 @@ fn take<R: Runtime>(app: &AppHandle<R>, event: ClientEvent, batch: &mut Vec<Patc
         ClientEvent::Update { patch, .. } => batch.push(patch),
         ClientEvent::Notify(n) => {
             let Some(settings) = app.try_state::<SettingsStore>() else { return };
-            let window = crate::window::window_state(app);
+            let window = crate::window::presence(app);
             let show = attention::should_notify(&settings.get(), window, n.category);
             tracing::debug!(?window, show, category = ?n.category, "native notification for {}", n.id);
             if show {

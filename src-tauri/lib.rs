@@ -22,20 +22,41 @@ mod tray;
 mod ui;
 mod window;
 
+#[cfg(mobile)]
+use tauri::AppHandle;
 use tauri::{Manager, Runtime};
 
 use crate::settings::SettingsStore;
 use crate::state::AppState;
-use crate::window::FirstShow;
+use crate::window::{FirstShow, WindowPresence};
 
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
     #[cfg(target_os = "linux")]
     draw_in_software();
-    if let Err(e) = app(with_desktop_plugins(tauri::Builder::default()), Parts::All).run(tauri::generate_context!()) {
-        tracing::error!("Live Orders stopped: {e}");
-        eprintln!("Live Orders could not run: {e}");
-        std::process::exit(1);
+    match app(with_desktop_plugins(tauri::Builder::default()), Parts::All).build(tauri::generate_context!()) {
+        Ok(app) => app.run(|_app, _event| {
+            // A phone's app back in front: reconnect and catch up at once.
+            #[cfg(mobile)]
+            if let tauri::RunEvent::Resumed = _event {
+                on_focus(_app, true);
+            }
+        }),
+        Err(e) => {
+            tracing::error!("Live Orders stopped: {e}");
+            eprintln!("Live Orders could not run: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// On a phone the app leaving the front suspends the engine (the OS would stop its socket soon anyway) and
+/// coming back resumes it: it reconnects and catches up. A desktop app keeps its link in the tray.
+#[cfg(mobile)]
+fn on_focus<R: Runtime>(app: &AppHandle<R>, focused: bool) {
+    if let Some(state) = app.try_state::<AppState>() {
+        let engine = state.running().engine;
+        let _ = if focused { engine.resume() } else { engine.suspend() };
     }
 }
 
@@ -94,6 +115,7 @@ fn app<R: Runtime>(builder: tauri::Builder<R>, parts: Parts) -> tauri::Builder<R
             // Settings first: the engine's events read them as soon as it starts.
             app.manage(SettingsStore::open(handle.path().app_config_dir()?.join("settings.json")));
             app.manage(FirstShow::default());
+            app.manage(WindowPresence::default());
             let state = AppState::new(handle, &handle.state::<SettingsStore>().get())?;
             app.manage(state);
             notify::start(handle);
@@ -106,7 +128,13 @@ fn app<R: Runtime>(builder: tauri::Builder<R>, parts: Parts) -> tauri::Builder<R
             tracing::debug!("setup done");
             Ok(())
         })
-        .on_window_event(window::on_window_event)
+        .on_window_event(|window, event| {
+            window::on_window_event(window, event);
+            #[cfg(mobile)]
+            if let (true, tauri::WindowEvent::Focused(focused)) = (window.label() == "main", event) {
+                on_focus(window.app_handle(), *focused);
+            }
+        })
         .invoke_handler(tauri::generate_handler![
             commands::window_ready,
             commands::session_info,

@@ -1,10 +1,12 @@
 //! The main window's life: created hidden and shown once the UI has drawn (or after a timeout), brought up
-//! by the tray, a second launch or a notification, and hidden to the tray on close when the setting says so.
+//! by the tray, a second launch or a notification, and hidden to the tray on close when the setting says so;
+//! and whether it is in front of the user, kept from those events (`attention::Presence`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use order_client::attention::WindowState;
+use order_client::attention::{Lifecycle, Presence};
 use tauri::{AppHandle, Manager, Runtime, Window, WindowEvent};
 
 use crate::settings::SettingsStore;
@@ -12,6 +14,23 @@ use crate::settings::SettingsStore;
 /// How long the window waits, hidden, for the UI to say it has drawn, before it shows anyway: a page that
 /// failed to start must still be seen.
 const UI_READY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The main window's presence, as its events tell it.
+#[derive(Default)]
+pub(crate) struct WindowPresence(Mutex<Presence>);
+
+/// Something happened to the window or the app.
+pub(crate) fn note<R: Runtime>(app: &AppHandle<R>, event: Lifecycle) {
+    if let Some(p) = app.try_state::<WindowPresence>() {
+        let mut presence = p.0.lock().expect("not poisoned");
+        *presence = presence.after(event);
+    }
+}
+
+/// Whether the main window is in front of the user now.
+pub(crate) fn presence<R: Runtime>(app: &AppHandle<R>) -> Presence {
+    app.try_state::<WindowPresence>().map(|p| *p.0.lock().expect("not poisoned")).unwrap_or_default()
+}
 
 /// Whether the main window has had its first showing.
 #[derive(Default)]
@@ -43,18 +62,6 @@ pub(crate) fn show_if_the_ui_stays_silent<R: Runtime>(app: AppHandle<R>) {
     });
 }
 
-/// How visible the main window is now (hidden if there is none).
-pub(crate) fn window_state<R: Runtime>(app: &AppHandle<R>) -> WindowState {
-    match app.get_webview_window("main") {
-        Some(w) => WindowState {
-            visible: w.is_visible().unwrap_or(false),
-            minimized: w.is_minimized().unwrap_or(false),
-            focused: w.is_focused().unwrap_or(false),
-        },
-        None => WindowState { visible: false, minimized: false, focused: false },
-    }
-}
-
 /// Brings the main window up (tray, second launch, notification).
 pub(crate) fn show_main_window<R: Runtime>(app: &AppHandle<R>) {
     if let Some(w) = app.get_webview_window("main") {
@@ -62,11 +69,18 @@ pub(crate) fn show_main_window<R: Runtime>(app: &AppHandle<R>) {
         let _ = w.unminimize();
         let _ = w.show();
         let _ = w.set_focus();
+        note(app, Lifecycle::Shown);
     }
 }
 
 /// Closing the main window hides it to the tray when the setting says so; the link stays up.
 pub(crate) fn on_window_event<R: Runtime>(window: &Window<R>, event: &WindowEvent) {
+    if window.label() != "main" {
+        return;
+    }
+    if let WindowEvent::Focused(focused) = event {
+        note(window.app_handle(), Lifecycle::Focused(*focused));
+    }
     if let WindowEvent::CloseRequested { api, .. } = event {
         let hide = cfg!(desktop)
             && window.label() == "main"
@@ -74,6 +88,7 @@ pub(crate) fn on_window_event<R: Runtime>(window: &Window<R>, event: &WindowEven
         if hide {
             let _ = window.hide();
             api.prevent_close();
+            note(window.app_handle(), Lifecycle::Hidden);
         }
     }
 }

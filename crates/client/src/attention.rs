@@ -7,23 +7,46 @@ use order_protocol::Category;
 use crate::api::ApiError;
 use crate::engine::EngineError;
 
-/// How visible the app's window is right now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WindowState {
-    pub visible: bool,
-    pub minimized: bool,
-    pub focused: bool,
+/// Whether the app's window is in front of the user, kept from what happened to it rather than asked of it:
+/// on Android a window answers "not visible, not focused" even in the foreground, so asking would notify
+/// over the app itself. Starts hidden (the window shows once the UI has drawn).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Presence {
+    shown: bool,
+    focused: bool,
 }
 
-impl WindowState {
+/// What happens to the window and the app, as the shell hears it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// The window gained (`true`) or lost keyboard focus: minimizing it, or on a phone the app going to the
+    /// background, loses focus.
+    Focused(bool),
+    /// The app showed the window (first showing, tray, second launch, notification click).
+    Shown,
+    /// The app hid the window (closed to the tray).
+    Hidden,
+}
+
+impl Presence {
+    pub fn after(self, event: Lifecycle) -> Presence {
+        match event {
+            // Focus means the window is on screen and the app in front.
+            Lifecycle::Focused(true) => Presence { shown: true, focused: true },
+            Lifecycle::Focused(false) => Presence { focused: false, ..self },
+            Lifecycle::Shown => Presence { shown: true, ..self },
+            Lifecycle::Hidden => Presence { shown: false, focused: false },
+        }
+    }
+
     /// In front of the user: a toast in the window is enough.
     pub fn in_front(self) -> bool {
-        self.visible && !self.minimized && self.focused
+        self.shown && self.focused
     }
 }
 
-/// Whether a notification of `category` is raised natively, given the settings and the window.
-pub fn should_notify(settings: &Settings, window: WindowState, category: Category) -> bool {
+/// Whether a notification of `category` is raised natively, given the settings and the window's presence.
+pub fn should_notify(settings: &Settings, window: Presence, category: Category) -> bool {
     let wanted = match category {
         Category::OrderUpdates => settings.notify_categories.order_updates,
         Category::Delivery => settings.notify_categories.delivery,
@@ -114,32 +137,54 @@ pub fn engine_error(e: &EngineError) -> CommandError {
 mod tests {
     use super::*;
 
-    const FRONT: WindowState = WindowState { visible: true, minimized: false, focused: true };
-    const MINIMIZED: WindowState = WindowState { visible: true, minimized: true, focused: false };
-    const TRAY: WindowState = WindowState { visible: false, minimized: false, focused: false };
-    const BEHIND: WindowState = WindowState { visible: true, minimized: false, focused: false };
+    use Lifecycle::*;
+
+    /// The presence after `events`, from the start (hidden).
+    fn after(events: &[Lifecycle]) -> Presence {
+        events.iter().fold(Presence::default(), |p, e| p.after(*e))
+    }
+
+    const FRONT: &[Lifecycle] = &[Shown, Focused(true)];
+    const TRAY: &[Lifecycle] = &[Shown, Focused(true), Focused(false), Hidden];
+
+    #[test]
+    fn presence_comes_from_what_happened_to_the_window_and_the_app() {
+        let cases: &[(&[Lifecycle], bool, &str)] = &[
+            (&[], false, "hidden until the UI has drawn"),
+            (&[Shown], false, "shown but another window has the focus"),
+            (FRONT, true, "shown and focused"),
+            (&[Shown, Focused(true), Focused(false)], false, "minimized, or another window in front"),
+            (TRAY, false, "closed to the tray"),
+            (&[Shown, Focused(true), Hidden, Shown, Focused(true)], true, "brought back from the tray"),
+            (&[Focused(true)], true, "focus alone means shown (Android says neither visible nor focused)"),
+            (&[Focused(true), Hidden, Focused(false)], false, "hidden stays hidden"),
+        ];
+        for (events, in_front, case) in cases {
+            assert_eq!(after(events).in_front(), *in_front, "{case}: {events:?}");
+        }
+    }
 
     #[test]
     fn the_default_notifies_only_when_the_window_is_not_in_front() {
         let s = Settings::default();
-        let cases = [(FRONT, false), (MINIMIZED, true), (TRAY, true), (BEHIND, true)];
-        for (window, expected) in cases {
-            assert_eq!(should_notify(&s, window, Category::OrderUpdates), expected, "{window:?}");
+        let minimized: &[Lifecycle] = &[Shown, Focused(true), Focused(false)];
+        for (events, expected) in [(FRONT, false), (minimized, true), (TRAY, true), (&[Shown][..], true)] {
+            assert_eq!(should_notify(&s, after(events), Category::OrderUpdates), expected, "{events:?}");
         }
     }
 
     #[test]
     fn policy_pause_and_categories_are_obeyed() {
         let always = Settings { notify_policy: NotifyPolicy::Always, ..Settings::default() };
-        assert!(should_notify(&always, FRONT, Category::Delivery));
+        assert!(should_notify(&always, after(FRONT), Category::Delivery));
         let never = Settings { notify_policy: NotifyPolicy::Never, ..Settings::default() };
-        assert!(!should_notify(&never, TRAY, Category::Delivery));
+        assert!(!should_notify(&never, after(TRAY), Category::Delivery));
         let paused = Settings { notifications_paused: true, ..Settings::default() };
-        assert!(!should_notify(&paused, TRAY, Category::OrderUpdates));
+        assert!(!should_notify(&paused, after(TRAY), Category::OrderUpdates));
         let mut no_delivery = Settings::default();
         no_delivery.notify_categories.delivery = false;
-        assert!(!should_notify(&no_delivery, TRAY, Category::Delivery));
-        assert!(should_notify(&no_delivery, TRAY, Category::OrderUpdates));
+        assert!(!should_notify(&no_delivery, after(TRAY), Category::Delivery));
+        assert!(should_notify(&no_delivery, after(TRAY), Category::OrderUpdates));
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub struct EngineConfig {
     pub catch_up_timeout: Duration,
     /// With the extension, refresh the token when it expires within this.
     pub refresh_before: Duration,
+    /// How long the link stays up after [`Engine::suspend`]: a glance at another app costs no reconnect.
+    pub suspend_grace: Duration,
     /// Talk plain `http://` to another machine (the user allowed it, warned); see [`Api::allowing_cleartext`].
     pub allow_cleartext: bool,
 }
@@ -56,6 +58,7 @@ impl EngineConfig {
             connect_timeout: Duration::from_secs(8),
             catch_up_timeout: Duration::from_secs(60),
             refresh_before: Duration::from_secs(15 * 60),
+            suspend_grace: Duration::from_secs(30),
             allow_cleartext: false,
         }
     }
@@ -96,6 +99,8 @@ enum Command {
     MarkAllRead,
     Logout(oneshot::Sender<()>),
     RetryNow,
+    Suspend,
+    Resume,
     Snapshot(oneshot::Sender<ViewState>),
     Resync,
     Shutdown(oneshot::Sender<()>),
@@ -143,6 +148,7 @@ impl Engine {
             connect_timeout: config.connect_timeout,
             catch_up_timeout: config.catch_up_timeout,
             refresh_before: config.refresh_before,
+            suspend_grace: config.suspend_grace,
         };
         let refused = api.check_transport().err().map(|e| e.to_string());
         let runner = Runner {
@@ -204,6 +210,17 @@ impl Engine {
     /// Woke from sleep, or the network changed: try now instead of waiting out the backoff.
     pub fn retry_now(&self) -> Result<(), EngineError> {
         self.send(Command::RetryNow)
+    }
+
+    /// The app went to the background (a phone's OS stops a background app's socket within minutes anyway):
+    /// after [`EngineConfig::suspend_grace`] the link closes and nothing reconnects until [`Engine::resume`].
+    pub fn suspend(&self) -> Result<(), EngineError> {
+        self.send(Command::Suspend)
+    }
+
+    /// The app is in front again: connect now and catch up on everything missed meanwhile.
+    pub fn resume(&self) -> Result<(), EngineError> {
+        self.send(Command::Resume)
     }
 
     /// Ends the session: revokes the token where the server can, clears the store and wipes the cache.
@@ -337,6 +354,8 @@ impl Runner {
             Command::MarkRead(id) => self.feed(Event::MarkRead(id)),
             Command::MarkAllRead => self.feed(Event::MarkAllRead),
             Command::RetryNow => self.feed(Event::RetryNow),
+            Command::Suspend => self.feed(Event::Suspend),
+            Command::Resume => self.feed(Event::Resume),
             Command::Snapshot(reply) => {
                 let _ = reply.send(self.sup.view());
             }

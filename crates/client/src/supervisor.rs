@@ -38,6 +38,7 @@ pub struct Timing {
     pub connect_timeout: Duration,
     pub catch_up_timeout: Duration,
     pub refresh_before: Duration,
+    pub suspend_grace: Duration,
 }
 
 /// The time of an event, on both clocks: `mono` for timers, `wall` for what the user sees.
@@ -115,6 +116,10 @@ pub enum Event {
     MarkAllRead,
     /// Woke from sleep, or the network changed: try now instead of waiting out the backoff.
     RetryNow,
+    /// The app went to the background: the link closes after the grace, and stays closed until `Resume`.
+    Suspend,
+    /// The app is in front again: connect now and catch up.
+    Resume,
     Logout,
     /// Send the whole state as a reset.
     Resync,
@@ -206,6 +211,8 @@ enum Phase {
         next_heartbeat: Instant,
         last_ack: Instant,
     },
+    /// In the background past the grace: no link, no retries, until `Resume`.
+    Suspended,
 }
 
 /// The state machine. See the module docs.
@@ -230,6 +237,8 @@ pub struct Supervisor {
     server_acks: bool,
     dirty: bool,
     flush_at: Option<Instant>,
+    /// When a suspension closes the link (the grace after `Suspend`).
+    suspend_at: Option<Instant>,
     /// No token refresh before this (one in flight, or the last one failed).
     refresh_not_before: Option<Instant>,
     now: Now,
@@ -238,6 +247,9 @@ pub struct Supervisor {
 
 /// How long a changed state waits before the cache is written: a burst of updates makes one write.
 const FLUSH_AFTER: Duration = Duration::from_millis(300);
+/// Why the link is down while the app is in the background.
+pub const PAUSED: &str = "paused while the app is in the background";
+
 /// The pause after a refresh was asked for before another may be.
 const REFRESH_PAUSE: Duration = Duration::from_secs(60);
 
@@ -259,6 +271,7 @@ impl Supervisor {
             server_acks: false,
             dirty: false,
             flush_at: None,
+            suspend_at: None,
             refresh_not_before: None,
             now,
             out: Vec::new(),
@@ -330,6 +343,20 @@ impl Supervisor {
                     self.connect();
                 }
             }
+            Event::Suspend => {
+                if self.token.is_some() && !matches!(self.phase, Phase::Suspended) {
+                    self.suspend_at.get_or_insert(now.mono + self.timing.suspend_grace);
+                }
+            }
+            Event::Resume => {
+                self.suspend_at = None;
+                if matches!(self.phase, Phase::Suspended | Phase::Waiting { .. }) && self.token.is_some() {
+                    self.backoff.reset();
+                    self.outage_since = None;
+                    self.set_link(LinkState::Connecting { attempt: 1, next_retry_at: None, reason: None });
+                    self.connect();
+                }
+            }
             Event::Logout => {
                 // Unless the server is known to lack the route, a token left alive on it is worse than a 404.
                 if let (Some(token), false) = (self.token.clone(), self.extensions == Some(false)) {
@@ -364,9 +391,9 @@ impl Supervisor {
             Phase::Waiting { until } => Some(*until),
             Phase::Connecting { deadline, .. } | Phase::CatchingUp { deadline, .. } => Some(*deadline),
             Phase::Live { next_heartbeat, .. } => Some(*next_heartbeat),
-            Phase::LoggedOut => None,
+            Phase::LoggedOut | Phase::Suspended => None,
         };
-        [phase, self.offline_at(), self.flush_at].into_iter().flatten().min()
+        [phase, self.offline_at(), self.flush_at, self.suspend_at].into_iter().flatten().min()
     }
 
     /// When a "Reconnecting" outage is to be shown as "Offline": on time, not at the next failed attempt.
@@ -380,7 +407,7 @@ impl Supervisor {
     fn current_gen(&self) -> Option<u64> {
         match &self.phase {
             Phase::Connecting { gen, .. } | Phase::CatchingUp { gen, .. } | Phase::Live { gen, .. } => Some(*gen),
-            Phase::LoggedOut | Phase::Waiting { .. } => None,
+            Phase::LoggedOut | Phase::Waiting { .. } | Phase::Suspended => None,
         }
     }
 
@@ -609,7 +636,21 @@ impl Supervisor {
     }
 
     /// The one way a session ends: the link closed, the token forgotten and out of the store, the view told why.
+    /// The grace after `Suspend` is over: the link closes and the view says why nothing arrives.
+    fn suspend_now(&mut self) {
+        self.suspend_at = None;
+        if self.token.is_none() {
+            return;
+        }
+        self.teardown();
+        self.phase = Phase::Suspended;
+        self.outage_since = None;
+        self.flush();
+        self.set_link(LinkState::Offline { reason: PAUSED.to_owned(), attempt: 0, next_retry_at: None });
+    }
+
     fn end_session(&mut self, reason: LogoutReason) {
+        self.suspend_at = None;
         self.teardown();
         self.token = None;
         self.out.push(Action::ClearToken);
@@ -635,6 +676,9 @@ impl Supervisor {
 
     fn on_deadline(&mut self) {
         let now = self.now.mono;
+        if self.suspend_at.is_some_and(|t| t <= now) {
+            self.suspend_now();
+        }
         if self.offline_at().is_some_and(|t| t <= now) {
             if let LinkState::Connecting { attempt, next_retry_at, .. } = self.book.link().clone() {
                 self.set_link(LinkState::Offline { reason: self.last_reason.clone(), attempt, next_retry_at });

@@ -96,6 +96,7 @@ fn timing() -> Timing {
         connect_timeout: Duration::from_secs(8),
         catch_up_timeout: Duration::from_secs(60),
         refresh_before: Duration::from_secs(15 * 60),
+        suspend_grace: Duration::from_secs(30),
     }
 }
 
@@ -725,4 +726,56 @@ fn a_server_disconnect_ends_the_session_or_only_the_link_as_its_reason_says() {
     run.send(Event::CaughtUp { gen, result: Ok(replay(CACHED + 1, HEAD)) });
     run.live(gen, ("server_disconnect".into(), serde_json::json!({ "reason": "session_expired" })));
     assert!(matches!(run.link(), LinkState::Connecting { .. }), "{:?}", run.link());
+}
+
+#[test]
+fn a_suspension_closes_the_link_after_its_grace_and_a_resume_catches_up_from_where_it_stopped() {
+    let (mut run, gen) = Run::start(cache(CACHED, true), i64::MAX / 2);
+    assert_eq!(run.connect(gen), Some(Some(CACHED)));
+    run.send(Event::CaughtUp { gen, result: Ok(replay(CACHED + 1, CACHED)) });
+    assert!(run.link().is_live());
+
+    // A glance at another app: a resume within the grace changes nothing, however long the app then stays.
+    run.send(Event::Suspend);
+    run.send(Event::Resume);
+    let until = run.at + Duration::from_secs(60);
+    let glance = stay_live(&mut run, gen, until);
+    assert!(!glance.iter().any(|a| matches!(a, Action::Close { .. })), "still live after a short absence");
+    assert!(run.link().is_live());
+
+    // Away for longer: the link closes once the grace is over, and no retry follows however long it lasts.
+    let suspended_at = run.at;
+    run.send(Event::Suspend);
+    run.live(gen, change(CACHED + 1));
+    let until = run.at + Duration::from_secs(60);
+    let closed = stay_live(&mut run, gen, until);
+    assert!(closed.contains(&Action::Close { gen }), "{closed:?}");
+    assert_eq!(run.at - suspended_at, timing().suspend_grace);
+    assert_eq!(reason(&run.link()), super::PAUSED);
+    assert_eq!(run.sup.next_deadline(), None, "nothing waits on time while suspended");
+    assert_eq!(opened_gen(&run.send(Event::RetryNow)), None, "no retry while suspended");
+
+    // In front again: a new link at once, catching up from the last change applied.
+    run.at += Duration::from_secs(3600);
+    let gen2 = opened_gen(&run.send(Event::Resume)).expect("a resume connects at once");
+    assert!(matches!(run.link(), LinkState::Connecting { attempt: 1, .. }), "{:?}", run.link());
+    assert_eq!(run.connect(gen2), Some(Some(CACHED + 1)));
+    run.send(Event::CaughtUp { gen: gen2, result: Ok(replay(CACHED + 2, CACHED + 4)) });
+    assert!(run.link().is_live());
+    assert_eq!(run.sup.book().last_seq(), Some(CACHED + 4));
+    assert_eq!(run.drawn, (CACHED + 1..=CACHED + 4).map(status).collect::<Vec<_>>(), "each change once, in order");
+}
+
+/// Lets time run on live link `gen` whose server acks every heartbeat, until `until` or until the link closes;
+/// returns every action.
+fn stay_live(run: &mut Run, gen: u64, until: Duration) -> Vec<Action> {
+    let mut all = Vec::new();
+    while run.at < until && !all.iter().any(|a| matches!(a, Action::Close { .. })) {
+        let a = run.tick();
+        if a.iter().any(|a| matches!(a, Action::Heartbeat { .. })) {
+            run.send(Event::Link { gen, event: LinkEvent::HeartbeatAck });
+        }
+        all.extend(a);
+    }
+    all
 }
