@@ -1,4 +1,5 @@
-//! Native notifications, and what a click on one does: bring the window up on that order.
+//! Native notifications, and what a click on one does: bring the window up on that order. One notification
+//! per order: a newer update of the same order replaces its bubble in place instead of stacking another.
 //!
 //! On Linux the shell raises them itself over D-Bus with the freedesktop `default` action, because
 //! tauri-plugin-notification's desktop path reports no click there: one task, one connection, for all of them.
@@ -68,8 +69,14 @@ mod xdg {
             tokio::select! {
                 next = shown.recv() => {
                     let Some(n) = next else { return };
-                    match send(&conn, &n).await {
+                    let replaces = n
+                        .order_id
+                        .as_ref()
+                        .and_then(|o| orders.iter().rev().find(|(_, of)| of.as_ref() == Some(o)))
+                        .map_or(0, |(id, _)| *id);
+                    match send(&conn, &n, replaces).await {
                         Ok(id) => {
+                            orders.retain(|(known, _)| *known != id && *known != replaces);
                             if orders.len() == REMEMBERED {
                                 orders.pop_front();
                             }
@@ -96,11 +103,13 @@ mod xdg {
         Ok((conn, clicks))
     }
 
-    /// The freedesktop `Notify` call: plain text, one `default` action (a click on the body).
-    async fn send(conn: &Connection, n: &Notify) -> zbus::Result<u32> {
+    /// The freedesktop `Notify` call: plain text, one `default` action (a click on the body), replacing the
+    /// notification `replaces` (0: none) in place.
+    async fn send(conn: &Connection, n: &Notify, replaces: u32) -> zbus::Result<u32> {
         let hints: HashMap<&str, zbus::Variant<'_>> = HashMap::new();
         let (summary, body) = (notification_text(&n.title), notification_text(&n.body));
-        let args = ("Live Orders", 0u32, "", summary.as_str(), body.as_str(), vec!["default", "Open"], hints, -1i32);
+        let args =
+            ("Live Orders", replaces, "", summary.as_str(), body.as_str(), vec!["default", "Open"], hints, -1i32);
         conn.call_method(Some(SERVICE), PATH, Some(SERVICE), "Notify", &args).await?.body().deserialize()
     }
 }

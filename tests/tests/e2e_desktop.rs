@@ -142,6 +142,17 @@ async fn a_minimized_app_raises_a_native_notification_naming_the_order() -> anyh
     eprintln!("Notify naming {number} seen on D-Bus {took:?} after the change: {line}");
     // The budget is 1 s; a busy CI machine gets slack here, the benchmark reports the real figure.
     assert!(took < Duration::from_secs(5), "the notification took {took:?}");
+
+    // The order moves on again: its bubble is replaced in place, not joined by a second one. Every
+    // notification dunst ever got is on screen, waiting or in its history, except one replaced.
+    let before = dunst_count()?;
+    let then = next.next().expect("still open after one step");
+    server.store_owner(&["set-status", &order_id, then.as_str()])?;
+    monitor.wait_for_line(&number, Duration::from_secs(20))?;
+    let after = eventually("dunst's count", || async { dunst_count() }, |n| *n >= before).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(dunst_count()?, after, "settled");
+    assert_eq!(after, before, "the second update replaced the first bubble instead of adding one");
     monitor.stop();
 
     // Clicking it (dunst's default action, as a click on its bubble does) brings the window up on the order.
@@ -176,6 +187,17 @@ async fn a_revoked_session_returns_to_login_with_a_reason() -> anyhow::Result<()
     assert_eq!(reason, "Your session was revoked on the server. Please sign in again.");
     assert_eq!(keychain_secret(&api_url), None, "the refused token is cleared from the keychain");
     app.close().await
+}
+
+/// Every notification dunst holds: on screen, waiting, and in its history.
+fn dunst_count() -> anyhow::Result<u32> {
+    let mut total = 0;
+    for what in ["displayed", "waiting", "history"] {
+        let out = Command::new("dunstctl").args(["count", what]).output()?;
+        anyhow::ensure!(out.status.success(), "dunstctl count {what}: {}", String::from_utf8_lossy(&out.stderr));
+        total += String::from_utf8_lossy(&out.stdout).trim().parse::<u32>()?;
+    }
+    Ok(total)
 }
 
 fn labels(tray: &Tray) -> anyhow::Result<Vec<String>> {
