@@ -17,17 +17,11 @@ use order_client::{MemoryTokenStore, Token, TokenStore, TokenStoreError};
 
 /// The keychain's service name for our entries; the account is the backend's URL, so two backends keep
 /// two sessions.
-#[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows", target_os = "android", target_os = "ios"))]
+#[cfg(keychain)]
 const SERVICE: &str = "app.liveorders.client";
 
 pub(crate) struct KeychainStore {
-    #[cfg(any(
-        target_os = "linux",
-        target_os = "macos",
-        target_os = "windows",
-        target_os = "android",
-        target_os = "ios"
-    ))]
+    #[cfg(keychain)]
     entry: Option<Entry>,
     memory: MemoryTokenStore,
     problem: Mutex<Option<String>>,
@@ -36,13 +30,7 @@ pub(crate) struct KeychainStore {
 impl KeychainStore {
     pub(crate) fn new(api_url: &str) -> KeychainStore {
         let store = KeychainStore {
-            #[cfg(any(
-                target_os = "linux",
-                target_os = "macos",
-                target_os = "windows",
-                target_os = "android",
-                target_os = "ios"
-            ))]
+            #[cfg(keychain)]
             entry: None,
             memory: MemoryTokenStore::default(),
             problem: Mutex::new(None),
@@ -50,13 +38,7 @@ impl KeychainStore {
         store.open(api_url)
     }
 
-    #[cfg(any(
-        target_os = "linux",
-        target_os = "macos",
-        target_os = "windows",
-        target_os = "android",
-        target_os = "ios"
-    ))]
+    #[cfg(keychain)]
     fn open(mut self, api_url: &str) -> KeychainStore {
         match entry(api_url) {
             Ok(entry) => self.entry = Some(entry),
@@ -65,13 +47,7 @@ impl KeychainStore {
         self
     }
 
-    #[cfg(not(any(
-        target_os = "linux",
-        target_os = "macos",
-        target_os = "windows",
-        target_os = "android",
-        target_os = "ios"
-    )))]
+    #[cfg(not(keychain))]
     fn open(self, _api_url: &str) -> KeychainStore {
         *self.problem.lock().expect("not poisoned") =
             Some("This platform has no keychain the app can use: you stay signed in only until the app quits.".into());
@@ -83,13 +59,7 @@ impl KeychainStore {
         self.problem.lock().ok().and_then(|p| p.clone())
     }
 
-    #[cfg(any(
-        target_os = "linux",
-        target_os = "macos",
-        target_os = "windows",
-        target_os = "android",
-        target_os = "ios"
-    ))]
+    #[cfg(keychain)]
     fn set_problem(&self, e: &dyn std::fmt::Display) {
         let text =
             format!("The system keychain is not available, so you stay signed in only until the app quits ({e}).");
@@ -129,7 +99,7 @@ fn entry(api_url: &str) -> Result<Entry, KeyringError> {
     Entry::new(SERVICE, api_url)
 }
 
-#[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows", target_os = "android", target_os = "ios"))]
+#[cfg(keychain)]
 impl TokenStore for KeychainStore {
     fn load(&self) -> Result<Option<Token>, TokenStoreError> {
         if let Some(t) = self.memory.load()? {
@@ -172,13 +142,7 @@ impl TokenStore for KeychainStore {
     }
 }
 
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "macos",
-    target_os = "windows",
-    target_os = "android",
-    target_os = "ios"
-)))]
+#[cfg(not(keychain))]
 impl TokenStore for KeychainStore {
     fn load(&self) -> Result<Option<Token>, TokenStoreError> {
         self.memory.load()
