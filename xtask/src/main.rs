@@ -10,6 +10,7 @@ mod bundle;
 mod chaos;
 mod fuzz;
 mod icons;
+mod mobile;
 mod platforms;
 mod run;
 mod setup;
@@ -30,6 +31,9 @@ usage: cargo xtask <command>
   test                set up, then fmt, clippy, unit, integration and end-to-end tests (headless if needed),
                       and check-platforms
   check-platforms     check and lint the app for Android, iOS, Windows and macOS (what rustup installs here)
+  tauri <args>        Tauri's CLI, pinned to the tauri in Cargo.lock (the phone projects' builds call it)
+  mobile-init android|ios
+                      generate gen/android (needs ANDROID_HOME and NDK_HOME) or gen/apple (needs macOS)
   bench [server [--abuse]|client|app]   run the benchmarks and print their tables (--abuse: under attack)
   chaos [--cycles N] [--seed S] [--backend order-server|node]
                       the seeded chaos soak (200 cycles per backend by default); one `chaos:` line each
@@ -54,6 +58,8 @@ fn main() -> Result<()> {
         Some("run") => run::run(build::Profile::from_flag(release)),
         Some("test") => test::run(),
         Some("check-platforms") => platforms::run(),
+        Some("tauri") => mobile::tauri(&rest),
+        Some("mobile-init") => mobile::init(&rest),
         Some("bench") => bench::run(&rest),
         Some("chaos") => chaos::run(&rest),
         Some("fuzz") => fuzz::run(&rest),

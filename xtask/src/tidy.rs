@@ -194,3 +194,38 @@ fn crate_paths_and_cycles_are_found() {
         Some(["a", "b", "c", "a"].map(String::from).to_vec())
     );
 }
+
+#[test]
+fn the_phone_projects_agree_with_tauri_conf() {
+    let json = |path: &str| -> serde_json::Value {
+        serde_json::from_str(&read(path)).unwrap_or_else(|e| panic!("{path} is not JSON: {e}"))
+    };
+    let conf = json("tauri.conf.json");
+    let (id, name) =
+        (conf["identifier"].as_str().expect("an identifier"), conf["productName"].as_str().expect("a name"));
+    for overlay in ["tauri.android.conf.json", "tauri.ios.conf.json"] {
+        let o = json(overlay);
+        assert_eq!(o["identifier"].as_str().unwrap_or(id), id, "{overlay} names another app");
+        assert!(o.get("version").is_none() && o.get("productName").is_none(), "{overlay}: one version, one name");
+    }
+    let gradle = read("gen/android/app/build.gradle.kts");
+    for line in [format!("applicationId = \"{id}\""), format!("namespace = \"{id}\"")] {
+        assert!(gradle.contains(&line), "gen/android/app/build.gradle.kts lacks `{line}`");
+    }
+    // The version is tauri.conf.json's, written into tauri.properties at each build.
+    assert!(gradle.contains("tauri.android.versionName"), "the Android version comes from tauri.conf.json");
+    let strings = read("gen/android/app/src/main/res/values/strings.xml");
+    assert!(strings.contains(&format!("<string name=\"app_name\">\"{name}\"</string>")), "the app's name: {strings}");
+    let activity = format!("gen/android/app/src/main/java/{}/MainActivity.kt", id.replace('.', "/"));
+    assert!(project_root().join(&activity).exists(), "{activity} is missing");
+    let manifest = read("gen/android/app/src/main/AndroidManifest.xml");
+    for permission in ["android.permission.INTERNET", "android.permission.POST_NOTIFICATIONS"] {
+        assert!(manifest.contains(permission), "the manifest asks for {permission}");
+    }
+    let task = format!("gen/android/buildSrc/src/main/java/{}/kotlin/BuildTask.kt", id.replace('.', "/"));
+    let task = read(&task);
+    assert!(
+        task.contains("\"\"\"cargo\"\"\"") && task.contains("\"xtask\", \"tauri\""),
+        "the Gradle build calls the project's own build (`cargo xtask tauri`)"
+    );
+}
