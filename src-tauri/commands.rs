@@ -127,6 +127,11 @@ pub(crate) fn mark_all_read(state: State<'_, AppState>) -> Reply<shell::MarkAllR
 }
 
 #[tauri::command]
+pub(crate) fn notification_permission<R: Runtime>(app: AppHandle<R>) -> Reply<shell::GetNotificationPermission> {
+    Ok(crate::notify::permission(&app))
+}
+
+#[tauri::command]
 pub(crate) fn get_settings(settings: State<'_, SettingsStore>) -> Reply<shell::GetSettings> {
     Ok(settings.get())
 }

@@ -158,6 +158,12 @@ fn every_command_the_ui_can_call_is_registered() {
 }
 
 #[test]
+fn a_desktop_may_always_notify() {
+    let shell = Shell::start();
+    assert_eq!(shell.call::<shell::GetNotificationPermission>(&()), Ok(shell::NotificationPermission::Granted));
+}
+
+#[test]
 fn a_failed_sign_in_says_why_in_a_code_and_changes_nothing() {
     let shell = Shell::start();
     let server = order_server();

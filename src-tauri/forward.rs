@@ -63,8 +63,12 @@ pub(crate) async fn run<R: Runtime>(
         }
         // A batch gathered before this engine's backend was left is not the new backend's news.
         if !batch.is_empty() && forwarding.is_current() {
+            let signed_in_before = view.user.is_some();
             for p in &batch {
                 view.patch(p);
+            }
+            if !signed_in_before && view.user.is_some() {
+                crate::notify::ask_permission(&app);
             }
             #[cfg(desktop)]
             crate::tray::show_unread(&app, view.inbox.unread);

@@ -147,6 +147,7 @@ fn app<R: Runtime>(builder: tauri::Builder<R>, parts: Parts) -> tauri::Builder<R
             commands::mark_read,
             commands::mark_all_read,
             commands::get_settings,
+            commands::notification_permission,
             commands::save_settings,
             commands::switch_server,
         ])

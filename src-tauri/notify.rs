@@ -3,20 +3,80 @@
 //!
 //! On Linux the shell raises them itself over D-Bus with the freedesktop `default` action, because
 //! tauri-plugin-notification's desktop path reports no click there: one task, one connection, for all of them.
-//! Elsewhere the plugin shows them.
+//! Elsewhere the plugin shows them; on a phone in a channel per category, with a tap opening the order, and
+//! only once the customer allowed them (asked after the first sign-in).
 
 #[cfg(not(target_os = "linux"))]
-use order_client::attention::notification_text;
+use order_client::attention::{notification_id, notification_text};
 #[cfg(not(target_os = "linux"))]
 use order_client::Notify;
+use order_protocol::shell::NotificationPermission;
 use tauri::{AppHandle, Runtime};
+use tauri_plugin_notification::{NotificationExt, PermissionState};
 
 #[cfg(target_os = "linux")]
 pub(crate) use xdg::{show, start};
 
-/// Elsewhere the plugin needs nothing started.
+/// Whether the system lets the app raise notifications (a desktop always does).
+pub(crate) fn permission<R: Runtime>(app: &AppHandle<R>) -> NotificationPermission {
+    match app.notification().permission_state() {
+        Ok(PermissionState::Granted) | Err(_) => NotificationPermission::Granted,
+        Ok(PermissionState::Denied) => NotificationPermission::Denied,
+        Ok(_) => NotificationPermission::NotAsked,
+    }
+}
+
+/// Asks the customer to allow notifications, if nobody asked yet: after the first sign-in, when they know
+/// what the app is for. The question waits on the customer, so it is asked off the async threads.
+pub(crate) fn ask_permission<R: Runtime>(app: &AppHandle<R>) {
+    if permission(app) != NotificationPermission::NotAsked {
+        return;
+    }
+    let app = app.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        if let Err(e) = app.notification().request_permission() {
+            tracing::warn!("could not ask for the notification permission: {e}");
+        }
+    });
+}
+
+/// Elsewhere than Linux: on a phone, a channel per category (the customer can silence one in the system's
+/// settings) and a tap on a notification opening its order; a desktop needs nothing started.
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn start<R: Runtime>(_app: &AppHandle<R>) {}
+pub(crate) fn start<R: Runtime>(_app: &AppHandle<R>) {
+    // Channels are Android's: iOS groups by app, and its settings have no per-category switch.
+    #[cfg(target_os = "android")]
+    {
+        use order_protocol::Category;
+        use tauri_plugin_notification::{Channel, Importance};
+        for (category, name, importance) in [
+            (Category::OrderUpdates, "Order updates", Importance::High),
+            (Category::Delivery, "Delivery", Importance::High),
+            (Category::Other, "Other", Importance::Default),
+        ] {
+            let channel = Channel::builder(category.as_str(), name).importance(importance).build();
+            if let Err(e) = _app.notification().create_channel(channel) {
+                tracing::warn!("could not create the notification channel {name}: {e}");
+            }
+        }
+    }
+    #[cfg(mobile)]
+    {
+        let app = _app.clone();
+        let tapped = _app.notification().on_action(move |performed| {
+            let extra = performed.notification().map(|n| n.extra());
+            let order = extra.and_then(|e| e.get(ORDER_KEY)).and_then(|v| v.as_str());
+            open_order(&app, order);
+        });
+        if let Err(e) = tapped {
+            tracing::warn!("could not listen to taps on notifications: {e}");
+        }
+    }
+}
+
+/// Where a notification carries the order it is about.
+#[cfg(not(target_os = "linux"))]
+const ORDER_KEY: &str = "orderId";
 
 #[cfg(target_os = "linux")]
 mod xdg {
@@ -116,15 +176,21 @@ mod xdg {
 
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn show<R: Runtime>(app: &AppHandle<R>, n: Notify) {
-    use tauri_plugin_notification::NotificationExt;
     let (title, body) = (notification_text(&n.title), notification_text(&n.body));
-    if let Err(e) = app.notification().builder().title(title).body(body).show() {
+    let mut builder = app.notification().builder().title(title).body(body);
+    if let Some(order) = &n.order_id {
+        // One notification per order, replaced in place as it moves on.
+        builder = builder.id(notification_id(order)).extra(ORDER_KEY, order);
+    }
+    #[cfg(target_os = "android")]
+    let builder = builder.channel_id(n.category.as_str());
+    if let Err(e) = builder.show() {
         tracing::warn!("could not show a notification: {e}");
     }
 }
 
 /// Brings the window up and has the UI show the order.
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+#[cfg_attr(not(any(target_os = "linux", mobile)), allow(dead_code))]
 fn open_order<R: Runtime>(app: &AppHandle<R>, order_id: Option<&str>) {
     crate::window::show_main_window(app);
     if let Some(id) = order_id {

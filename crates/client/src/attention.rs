@@ -86,6 +86,13 @@ pub fn tray_label(unread: usize) -> String {
     }
 }
 
+/// The id of the native notification about `order_id`: the same for every update of the order, so a phone
+/// replaces its notification in place instead of stacking one per update (FNV-1a, kept positive).
+pub fn notification_id(order_id: &str) -> i32 {
+    let hash = order_id.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    (hash & 0x7fff_ffff) as i32
+}
+
 /// The longest notification text handed to the OS; a notification is a glance.
 pub const NOTIFICATION_CHARS: usize = 240;
 
@@ -211,6 +218,13 @@ mod tests {
         let long = notification_text(&"x".repeat(10_000));
         assert_eq!(long.chars().count(), NOTIFICATION_CHARS + 1);
         assert!(long.ends_with('…'));
+    }
+
+    #[test]
+    fn one_notification_id_per_order() {
+        assert_eq!(notification_id("64b0a01"), notification_id("64b0a01"));
+        assert_ne!(notification_id("64b0a01"), notification_id("64b0a02"));
+        assert!(["", "a", "64b0a01", &"x".repeat(1000)].iter().all(|o| notification_id(o) >= 0));
     }
 
     #[test]

@@ -56,6 +56,8 @@ commands! {
     MarkRead = "mark_read", MarkReadArgs => ();
     MarkAllRead = "mark_all_read", () => ();
     GetSettings = "get_settings", () => Settings;
+    /// Whether the system lets the app raise native notifications.
+    GetNotificationPermission = "notification_permission", () => NotificationPermission;
     /// Saves the settings; the server stays as it is (see [`SwitchServer`]).
     SaveSettings = "save_settings", Settings => ();
     /// Moves to another order server, signing out of this one.
@@ -103,6 +105,17 @@ pub struct MarkReadArgs {
 #[serde(rename_all = "camelCase")]
 pub struct ServerArgs {
     pub api_url: String,
+}
+
+/// Whether the system lets the app raise native notifications (a phone asks the customer once).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationPermission {
+    Granted,
+    /// Refused in the system's settings: only the customer can allow them again, there.
+    Denied,
+    /// Not asked yet.
+    NotAsked,
 }
 
 /// When native notifications are raised.

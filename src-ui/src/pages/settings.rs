@@ -1,7 +1,7 @@
 //! Settings: the server (switching to another signs out of this one), when native notifications show and for
 //! what, closing to the tray, and signing out.
 
-use order_protocol::shell::{self, CommandError, NotifyPolicy, ServerArgs, Settings};
+use order_protocol::shell::{self, CommandError, NotificationPermission, NotifyPolicy, ServerArgs, Settings};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -16,12 +16,16 @@ pub(crate) fn settings_page() -> Html {
     let server = use_node_ref();
     let server_error = use_state(|| None::<CommandError>);
     let switching = use_state(|| false);
+    let permission = use_state(|| NotificationPermission::Granted);
     {
-        let settings = settings.clone();
+        let (settings, permission) = (settings.clone(), permission.clone());
         use_effect_with((), move |_| {
             wasm_bindgen_futures::spawn_local(async move {
                 if let Ok(s) = api::call::<shell::GetSettings>(&()).await {
                     settings.set(Some(s));
+                }
+                if let Ok(p) = api::call::<shell::GetNotificationPermission>(&()).await {
+                    permission.set(p);
                 }
             });
         });
@@ -107,7 +111,12 @@ pub(crate) fn settings_page() -> Html {
                 </fieldset>
             </form>
             <fieldset class="card">
-                <legend>{ "Desktop notifications" }</legend>
+                <legend>{ "Notifications" }</legend>
+                if *permission == NotificationPermission::Denied {
+                    <p class="notice" id="notification-permission" role="status">
+                        { "The system blocks notifications from Live Orders, so updates reach you only while the app is open. Allow them in the system's settings for Live Orders." }
+                    </p>
+                }
                 { policy(NotifyPolicy::WhenUnfocused, "Only when the window is in the background or minimized") }
                 { policy(NotifyPolicy::Always, "Always") }
                 { policy(NotifyPolicy::Never, "Never") }
