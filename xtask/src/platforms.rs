@@ -6,12 +6,12 @@
 //! A target whose standard library rustup cannot install here (no network, a mirror without it) is skipped with
 //! a note, never failed: it says nothing about the code.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 
-use crate::util::{self, have, output};
+use crate::setup::{rustup_target_add, rustup_targets};
+use crate::util::{self, have};
 
 /// The phones, then the desktops other than this one.
 pub const TARGETS: [&str; 4] =
@@ -23,12 +23,6 @@ const PACKAGES: [&str; 3] = ["order-protocol", "order-client", "live-orders"];
 /// How long rustup may take to add one target's standard library.
 const RUSTUP_ADD: Duration = Duration::from_secs(180);
 
-fn installed() -> Vec<String> {
-    output(Command::new("rustup").args(["target", "list", "--installed"]))
-        .map(|s| s.lines().map(|l| l.trim().to_owned()).collect())
-        .unwrap_or_default()
-}
-
 /// Adds the targets' standard libraries that are missing (`cargo xtask setup` calls it); returns those that are
 /// there afterwards.
 pub fn add_targets() -> Vec<&'static str> {
@@ -38,19 +32,14 @@ pub fn add_targets() -> Vec<&'static str> {
         );
         return Vec::new();
     }
-    let mut have_now = installed();
-    for target in TARGETS {
-        if have_now.iter().any(|t| t == target) {
-            continue;
+    let before = rustup_targets();
+    for target in TARGETS.into_iter().filter(|t| !before.iter().any(|b| b == t)) {
+        if !rustup_target_add(target, RUSTUP_ADD) {
+            eprintln!("setup: `cargo xtask check-platforms` will skip {target}");
         }
-        eprintln!("setup: rustup target add {target} ({} s at most)", RUSTUP_ADD.as_secs());
-        let secs = RUSTUP_ADD.as_secs().to_string();
-        if util::run(Command::new("timeout").args([secs.as_str(), "rustup", "target", "add", target])).is_err() {
-            eprintln!("setup: rustup could not add {target} (unreachable mirror?); its check will be skipped");
-        }
-        have_now = installed();
     }
-    TARGETS.into_iter().filter(|t| have_now.iter().any(|h| h == t)).collect()
+    let now = rustup_targets();
+    TARGETS.into_iter().filter(|t| now.iter().any(|h| h == t)).collect()
 }
 
 /// The environment a check for `target` needs: the few C and Objective-C parts of the dependencies are

@@ -87,9 +87,26 @@ pub enum WasmRoute {
     Debian,
 }
 
-fn rustup_has_wasm() -> bool {
+/// The targets whose standard library rustup has installed (none without rustup).
+pub fn rustup_targets() -> Vec<String> {
     output(Command::new("rustup").args(["target", "list", "--installed"]))
-        .is_some_and(|s| s.lines().any(|l| l.trim() == WASM_TARGET))
+        .map(|s| s.lines().map(|l| l.trim().to_owned()).collect())
+        .unwrap_or_default()
+}
+
+/// `rustup target add`, given at most `limit`; says so and returns false when it fails.
+pub fn rustup_target_add(target: &str, limit: Duration) -> bool {
+    eprintln!("setup: rustup target add {target} ({} s at most)", limit.as_secs());
+    let secs = limit.as_secs().to_string();
+    let ok = util::run(Command::new("timeout").args([secs.as_str(), "rustup", "target", "add", target])).is_ok();
+    if !ok {
+        eprintln!("setup: rustup could not add {target} (an unreachable mirror?)");
+    }
+    ok
+}
+
+fn rustup_has_wasm() -> bool {
+    rustup_targets().iter().any(|t| t == WASM_TARGET)
 }
 
 /// The route the build will take: rustup when its wasm32 std is installed (or `XTASK_WASM_ROUTE=debian`
@@ -104,10 +121,8 @@ pub fn wasm_route() -> WasmRoute {
 
 fn wasm_toolchain() -> Result<()> {
     if std::env::var("XTASK_WASM_ROUTE").as_deref() != Ok("debian") && !rustup_has_wasm() && have("rustup") {
-        eprintln!("setup: rustup target add {WASM_TARGET} (2 minutes at most)");
-        let ok = util::run(Command::new("timeout").args(["120", "rustup", "target", "add", WASM_TARGET])).is_ok();
-        if !ok {
-            eprintln!("setup: rustup could not add {WASM_TARGET}; using Debian's rustc-web to build std for wasm");
+        if !rustup_target_add(WASM_TARGET, Duration::from_secs(120)) {
+            eprintln!("setup: using Debian's rustc-web to build std for wasm");
         }
     }
     if wasm_route() == WasmRoute::Debian {

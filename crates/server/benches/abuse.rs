@@ -20,15 +20,15 @@
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{client, drained, env_or, patch, percentile, prepare_db, wait_listening, Shared, Target, Tokens, SECRET};
+use common::{
+    client, drained, env_or, patch, percentile, prepare_db, start_order_server, Shared, Target, Tokens, SECRET,
+};
 use futures_util::{SinkExt, StreamExt};
 use order_server::auth::Keys;
-use tokio::process::Command;
 use tokio_tungstenite::tungstenite::Message;
 
 /// Honest client `i`'s own loopback address.
@@ -231,16 +231,7 @@ async fn main() -> anyhow::Result<()> {
     let Tokens { customers, owner } = prepare_db(&db, n + 1, &keys).await?;
     let secret_file = dir.path().join("secret");
     std::fs::write(&secret_file, SECRET)?;
-    let child = Command::new(env!("CARGO_BIN_EXE_order-server"))
-        .args(["--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--db"])
-        .arg(&db)
-        .arg("--jwt-secret-file")
-        .arg(&secret_file)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let target = wait_listening(child, "order-server", "listening on ").await;
+    let target = start_order_server(&db, &secret_file, &["--metrics-addr", "127.0.0.1:0"], "error").await?;
     let metrics_url = target.metrics.clone().expect("the metrics listener's address");
 
     let shared = Shared::new(n);

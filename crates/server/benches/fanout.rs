@@ -29,8 +29,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{
-    client, cpu_seconds, drained, env_or, patch, percentile, prepare_db, root, wait_listening, Shared, Target, Tokens,
-    SECRET,
+    client, cpu_seconds, drained, env_or, patch, percentile, prepare_db, root, start_order_server, wait_listening,
+    Shared, Target, Tokens, SECRET,
 };
 use order_server::auth::Keys;
 use tokio::process::Command;
@@ -211,17 +211,8 @@ async fn main() -> anyhow::Result<()> {
 
     let mut rows = Vec::new();
     for &n in &levels {
-        let child = Command::new(env!("CARGO_BIN_EXE_order-server"))
-            // Every client comes from 127.0.0.1 here: the per-address cap would otherwise refuse most of them.
-            .args(["--addr", "127.0.0.1:0", "--sockets-per-addr", "1000000", "--db"])
-            .arg(&db)
-            .arg("--jwt-secret-file")
-            .arg(&secret_file)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()?;
-        let target = wait_listening(child, "order-server", "listening on ").await;
+        // Every client comes from 127.0.0.1 here: the per-address cap would otherwise refuse most of them.
+        let target = start_order_server(&db, &secret_file, &["--sockets-per-addr", "1000000"], "warn").await?;
         rows.push(run_level(&target, n, &tokens, seconds, samples).await);
         drop(target);
         if with_node {

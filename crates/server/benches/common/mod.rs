@@ -67,6 +67,22 @@ pub fn clock_ticks() -> f64 {
         .unwrap_or(100.0)
 }
 
+/// Starts the built order-server on `db`, signing with the secret in `secret_file`, with `extra` flags and
+/// `RUST_LOG=log`; returns once it listens.
+pub async fn start_order_server(db: &Path, secret_file: &Path, extra: &[&str], log: &str) -> anyhow::Result<Target> {
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_order-server"))
+        .args(["--addr", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .arg("--jwt-secret-file")
+        .arg(secret_file)
+        .args(extra)
+        .env("RUST_LOG", log)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    Ok(wait_listening(child, "order-server", "listening on ").await)
+}
+
 pub async fn wait_listening(mut child: Child, name: &'static str, prefix: &str) -> Target {
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let mut metrics = None;
