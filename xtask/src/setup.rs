@@ -120,10 +120,10 @@ pub fn wasm_route() -> WasmRoute {
 }
 
 fn wasm_toolchain() -> Result<()> {
-    if std::env::var("XTASK_WASM_ROUTE").as_deref() != Ok("debian") && !rustup_has_wasm() && have("rustup") {
-        if !rustup_target_add(WASM_TARGET, Duration::from_secs(120)) {
-            eprintln!("setup: using Debian's rustc-web to build std for wasm");
-        }
+    let want_rustup =
+        std::env::var("XTASK_WASM_ROUTE").as_deref() != Ok("debian") && !rustup_has_wasm() && have("rustup");
+    if want_rustup && !rustup_target_add(WASM_TARGET, Duration::from_secs(120)) {
+        eprintln!("setup: using Debian's rustc-web to build std for wasm");
     }
     if wasm_route() == WasmRoute::Debian {
         apt_install(
