@@ -112,3 +112,92 @@ pub struct StoredNotification {
     #[serde(default)]
     pub read: bool,
 }
+
+/// Where a device receives push (extension): Firebase Cloud Messaging (Android), Apple Push Notification
+/// service (iOS), or a browser's Web Push service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PushPlatform {
+    Fcm,
+    Apns,
+    Webpush,
+}
+
+impl PushPlatform {
+    pub const ALL: [PushPlatform; 3] = [PushPlatform::Fcm, PushPlatform::Apns, PushPlatform::Webpush];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushPlatform::Fcm => "fcm",
+            PushPlatform::Apns => "apns",
+            PushPlatform::Webpush => "webpush",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PushPlatform> {
+        PushPlatform::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    /// The service's name as people know it.
+    pub fn service(self) -> &'static str {
+        match self {
+            PushPlatform::Fcm => "FCM",
+            PushPlatform::Apns => "APNs",
+            PushPlatform::Webpush => "Web Push",
+        }
+    }
+}
+
+/// A browser's push subscription, as `PushSubscription.toJSON()` gives it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebPushSubscription {
+    pub endpoint: String,
+    pub keys: WebPushKeys,
+}
+
+/// The subscription's public key (P-256, uncompressed, base64url) and authentication secret (16 bytes).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebPushKeys {
+    pub p256dh: String,
+    pub auth: String,
+}
+
+/// `POST /devices` (extension): `token` for FCM and APNs, `subscription` for Web Push.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRegistration {
+    pub platform: PushPlatform,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription: Option<WebPushSubscription>,
+}
+
+impl std::fmt::Debug for DeviceRegistration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A push token addresses one phone: kept out of logs like a session token.
+        f.debug_struct("DeviceRegistration").field("platform", &self.platform).finish_non_exhaustive()
+    }
+}
+
+/// `201 {id}` for a new device, `200 {id}` for one already registered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceCreated {
+    pub id: String,
+}
+
+/// What a push carries (the data of an FCM message, the custom keys of an APNs payload, the JSON a Web Push
+/// service worker decrypts): which order, its status, and the words the app shows for it. Nothing else about
+/// the customer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PushMessage {
+    pub order_id: String,
+    pub order_number: String,
+    pub status: Status,
+    /// The notification's type (`order_status`, `delivery`): its category, and so its channel on Android.
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    /// The change that caused it: a repeat of the same push has the same `seq`.
+    pub seq: u64,
+}

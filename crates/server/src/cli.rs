@@ -57,6 +57,80 @@ pub struct ServeArgs {
     pub metrics_addr: Option<SocketAddr>,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub push: PushArgs,
+}
+
+/// Push to the devices of customers whose app has no live socket. Off unless a service is configured; each
+/// service needs its credentials in files the operator names.
+#[derive(Args, Debug)]
+pub struct PushArgs {
+    /// FCM: a Google service-account JSON file (project_id, client_email, private_key, token_uri).
+    #[arg(long, env = "ORDER_SERVER_FCM_SERVICE_ACCOUNT")]
+    pub fcm_service_account: Option<PathBuf>,
+    /// FCM: where the HTTP v1 API is.
+    #[arg(long, env = "ORDER_SERVER_FCM_ENDPOINT", default_value = crate::push::fcm::DEFAULT_ENDPOINT)]
+    pub fcm_endpoint: String,
+    /// APNs: the token signing key (.p8) from the Apple developer account.
+    #[arg(long, env = "ORDER_SERVER_APNS_KEY")]
+    pub apns_key: Option<PathBuf>,
+    /// APNs: the key's id.
+    #[arg(long, env = "ORDER_SERVER_APNS_KEY_ID", default_value = "")]
+    pub apns_key_id: String,
+    /// APNs: the team id.
+    #[arg(long, env = "ORDER_SERVER_APNS_TEAM_ID", default_value = "")]
+    pub apns_team_id: String,
+    /// APNs: the topic, the app's bundle id.
+    #[arg(long, env = "ORDER_SERVER_APNS_TOPIC", default_value = "com.liveorders.app")]
+    pub apns_topic: String,
+    /// APNs: where the service is (https://api.sandbox.push.apple.com for development builds).
+    #[arg(long, env = "ORDER_SERVER_APNS_ENDPOINT", default_value = crate::push::apns::DEFAULT_ENDPOINT)]
+    pub apns_endpoint: String,
+    /// Web Push: the VAPID private key (P-256, PEM or base64url).
+    #[arg(long, env = "ORDER_SERVER_VAPID_KEY")]
+    pub vapid_key: Option<PathBuf>,
+    /// Web Push: how the push services reach the operator (mailto: or https:).
+    #[arg(long, env = "ORDER_SERVER_VAPID_SUBJECT", default_value = "")]
+    pub vapid_subject: String,
+    /// Web Push: accept subscriptions at plain http:// endpoints (a local test receiver only).
+    #[arg(long, env = "ORDER_SERVER_WEBPUSH_ALLOW_HTTP")]
+    pub webpush_allow_http: bool,
+    /// One more trusted root certificate (PEM) for the push services' TLS: a proxy, or a test stand-in.
+    #[arg(long, env = "ORDER_SERVER_PUSH_CA_FILE")]
+    pub push_ca_file: Option<PathBuf>,
+    /// Pushes sent at once per service.
+    #[arg(long, env = "ORDER_SERVER_PUSH_CONCURRENCY", default_value_t = crate::push::DEFAULT_CONCURRENCY)]
+    pub push_concurrency: usize,
+}
+
+impl PushArgs {
+    fn apply(self, c: &mut ServerConfig) -> anyhow::Result<()> {
+        use crate::push::{apns::ApnsConfig, fcm::FcmConfig, webpush::WebPushConfig};
+        c.push.fcm =
+            self.fcm_service_account.map(|service_account| FcmConfig { service_account, endpoint: self.fcm_endpoint });
+        if let Some(key_file) = self.apns_key {
+            if self.apns_key_id.is_empty() || self.apns_team_id.is_empty() {
+                bail!("APNs needs --apns-key-id and --apns-team-id with --apns-key");
+            }
+            c.push.apns = Some(ApnsConfig {
+                key_file,
+                key_id: self.apns_key_id,
+                team_id: self.apns_team_id,
+                topic: self.apns_topic,
+                endpoint: self.apns_endpoint,
+            });
+        }
+        if let Some(vapid_key) = self.vapid_key {
+            if self.vapid_subject.is_empty() {
+                bail!("Web Push needs --vapid-subject (mailto:you@example.com or https://your.site) with --vapid-key");
+            }
+            c.push.webpush = Some(WebPushConfig { vapid_key, subject: self.vapid_subject });
+        }
+        c.push.extra_root = self.push_ca_file;
+        c.push.concurrency = self.push_concurrency.max(1);
+        c.webpush_allow_http = self.webpush_allow_http;
+        Ok(())
+    }
 }
 
 /// Sessions and abuse limits; each refusal is a 429 with `Retry-After` (REST) or a refused connection
@@ -196,12 +270,17 @@ async fn serve(args: ServeArgs, db: PathBuf) -> anyhow::Result<()> {
     }
     config.metrics_addr = args.metrics_addr;
     args.limits.apply(&mut config);
+    args.push.apply(&mut config)?;
     config.jwt_secret = Some(match (&args.jwt_secret_file, std::env::var(SECRET_VARIABLE)) {
         (None, Ok(text)) => crate::auth::secret_from_text(text.as_bytes(), SECRET_VARIABLE)?,
         (file, _) => crate::auth::load_or_create_secret(file.as_deref(), &db)?,
     });
+    let push_line = (!config.push.platforms().is_empty()).then(|| config.push.summary());
     let server = spawn(config).await?;
     tracing::info!(db = %db.display(), "database");
+    if let Some(line) = push_line {
+        println!("order-server push: {line}");
+    }
     if let Some(addr) = server.metrics_addr() {
         println!("order-server metrics on http://{addr}/metrics");
     }

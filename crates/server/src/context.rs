@@ -32,6 +32,9 @@ pub struct Metrics {
     pub refused_orders_rate: AtomicU64,
     pub refused_sockets_per_addr: AtomicU64,
     pub refused_sockets_per_user: AtomicU64,
+    /// Push, per service (in `PushPlatform::ALL` order), and where the push tailer stands.
+    pub push: [crate::push::PushCounters; 3],
+    pub push_cursor: AtomicU64,
 }
 
 impl Metrics {
@@ -41,6 +44,12 @@ impl Metrics {
             self.emitted_events.load(Ordering::Relaxed),
             self.dispatched_seq.load(Ordering::Relaxed),
         )
+    }
+
+    /// The push counters of one service.
+    pub fn push(&self, platform: order_protocol::PushPlatform) -> &crate::push::PushCounters {
+        let i = order_protocol::PushPlatform::ALL.iter().position(|p| *p == platform).expect("every platform");
+        &self.push[i]
     }
 
     /// Every counter, as `/metrics` shows it.
@@ -59,6 +68,12 @@ impl Metrics {
                 "ordersRate": n(&self.refused_orders_rate),
                 "socketsPerAddr": n(&self.refused_sockets_per_addr),
                 "socketsPerUser": n(&self.refused_sockets_per_user),
+            },
+            "push": {
+                "cursor": n(&self.push_cursor),
+                "fcm": self.push[0].snapshot(),
+                "apns": self.push[1].snapshot(),
+                "webpush": self.push[2].snapshot(),
             },
         })
     }
@@ -113,6 +128,9 @@ pub struct Shared {
     /// Each socket's deadline: when its token expires.
     pub expiries: crate::sessions::Expiries,
     pub max_body_bytes: usize,
+    /// The push services configured: devices of other platforms are refused.
+    pub push_platforms: Vec<order_protocol::PushPlatform>,
+    pub webpush_allow_http: bool,
 }
 
 impl AppCtx {
@@ -140,6 +158,8 @@ impl AppCtx {
             sockets_by_addr: ConnectionCounts::default(),
             expiries: Default::default(),
             max_body_bytes: config.max_body_bytes,
+            push_platforms: config.push.platforms(),
+            webpush_allow_http: config.webpush_allow_http,
         }))
     }
 

@@ -19,6 +19,7 @@ pub mod dispatcher;
 pub mod events;
 pub mod http;
 pub mod limits;
+pub mod push;
 pub mod realtime;
 pub mod seed;
 pub mod sessions;
@@ -88,6 +89,11 @@ pub struct ServerConfig {
     pub socket_event_burst: u32,
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
+    /// Push to devices without a live socket; off unless a service is configured.
+    pub push: push::PushConfig,
+    /// Accept Web Push subscriptions whose endpoint is plain `http://` (a local test receiver; real push
+    /// services are all `https://`).
+    pub webpush_allow_http: bool,
 }
 
 impl ServerConfig {
@@ -122,6 +128,8 @@ impl ServerConfig {
             socket_event_burst: 30,
             ping_interval: Duration::from_secs(25),
             ping_timeout: Duration::from_secs(20),
+            push: push::PushConfig { concurrency: push::DEFAULT_CONCURRENCY, ..Default::default() },
+            webpush_allow_http: false,
         }
     }
 
@@ -221,16 +229,22 @@ pub async fn spawn(config: ServerConfig) -> anyhow::Result<RunningServer> {
         http::app(ctx.clone()).layer(sio_layer).layer(axum::middleware::map_request(realtime::detach_request_head));
     let app = http::with_outer_layers(app, &config);
 
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.addr))?;
-    let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
+    // First, as it reads the configured key files: a bad one stops the start with its reason.
+    let mut tasks = push::start(ctx.clone(), io.clone(), &config.push, config.poll_interval, stopped.clone())?;
+    let listener = match tokio::net::TcpListener::bind(config.addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = stop.send(true);
+            return Err(e).with_context(|| format!("cannot listen on {}", config.addr));
+        }
+    };
+    let addr = listener.local_addr()?;
 
     // The dispatcher starts from the log's end as of now: whatever is committed after this line is emitted.
     let start_seq = ctx.store.latest_seq().await?;
     let dispatch = dispatcher::run(ctx.clone(), io.clone(), start_seq, config.poll_interval, stopped.clone());
-    let mut tasks = vec![tokio::spawn(dispatch)];
+    tasks.push(tokio::spawn(dispatch));
     let first_end = ctx.store.last_session_end().await?;
     tasks.push(tokio::spawn(sessions::run(ctx.clone(), io.clone(), first_end, stopped.clone())));
     let mut metrics_addr = None;

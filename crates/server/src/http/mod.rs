@@ -3,6 +3,7 @@
 //! extractors.
 
 mod auth;
+mod devices;
 mod error;
 mod extract;
 mod health;
@@ -28,6 +29,7 @@ pub fn app(ctx: AppCtx) -> Router {
         .merge(auth::router())
         .merge(orders::router())
         .merge(notifications::router())
+        .merge(devices::router())
         .merge(health::router())
         .fallback(no_route)
         .method_not_allowed_fallback(
@@ -61,7 +63,7 @@ fn cors(origins: &[String]) -> CorsLayer {
     };
     CorsLayer::new()
         .allow_origin(allow)
-        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::OPTIONS])
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE, Method::OPTIONS])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
 }
 

@@ -1,4 +1,5 @@
-//! The SQLite store: users, orders, the change log, notifications, and sign-ins (token families).
+//! The SQLite store: users, orders, the change log, notifications, sign-ins (token families), and the devices
+//! and pending pushes of push notifications.
 //!
 //! Every mutation of an order runs in one `BEGIN IMMEDIATE` transaction that writes the order, a `changes` row
 //! (its `seq`) and the exact events that change emits (`change_events`), on the store's writer thread
@@ -8,6 +9,7 @@
 //! committed. Reads, and the rare other writes (users, read marks, revocations, retention), go through sqlx.
 
 mod changes;
+mod devices;
 mod notifications;
 mod orders;
 mod sessions;
@@ -25,6 +27,7 @@ use sqlx::SqlitePool;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 pub use changes::EventRow;
+pub use devices::{Address, Notable, OutboxJob, Settled, DEVICES_PER_USER};
 pub use orders::OrderInput;
 pub use sessions::{judge, FamilyState, Rotation, SessionEnd, Verdict};
 pub use users::{verify_nobody, SignedIn, UserRecord};
@@ -73,6 +76,8 @@ pub struct Store {
     recently_signed_in: Arc<users::RecentSignIns>,
     /// Rung when this process ends a session, so its sockets are cut at once.
     session_ended: Arc<tokio::sync::Notify>,
+    /// Rung after each commit of changes, for the push tailer.
+    commit_bell: Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -99,13 +104,15 @@ impl Store {
         let pool = SqlitePoolOptions::new().max_connections(read_connections()).connect_with(options).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         let (sender, committed) = unbounded_channel();
-        let writer = writer::Writer::start(path, sender)?;
+        let commit_bell = Arc::new(tokio::sync::Notify::new());
+        let writer = writer::Writer::start(path, sender, commit_bell.clone())?;
         Ok(Store {
             pool,
             writer,
             committed: Arc::new(std::sync::Mutex::new(Some(committed))),
             recently_signed_in: Arc::default(),
             session_ended: Arc::default(),
+            commit_bell,
         })
     }
 
@@ -113,6 +120,11 @@ impl Store {
     /// store nobody dispatches for (the CLI) keeps them until it closes.
     pub fn take_committed(&self) -> Option<UnboundedReceiver<Vec<EventRow>>> {
         self.committed.lock().expect("not poisoned").take()
+    }
+
+    /// Rung after this process commits changes (one permit is kept while nobody waits).
+    pub fn commit_bell(&self) -> Arc<tokio::sync::Notify> {
+        self.commit_bell.clone()
     }
 
     pub fn pool(&self) -> &SqlitePool {

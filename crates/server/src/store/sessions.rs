@@ -245,6 +245,12 @@ async fn end_family(
     .bind(family)
     .execute(&mut *tx)
     .await?;
+    // A device registered by a sign-in that ended must not go on showing that customer's orders.
+    sqlx::query("DELETE FROM devices WHERE user_id = ?1 AND (?2 IS NULL OR family = ?2)")
+        .bind(user_id)
+        .bind(family)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("INSERT INTO session_ends (user_id, family, reason, created_at) VALUES (?, ?, ?, ?)")
         .bind(user_id)
         .bind(family)

@@ -13,7 +13,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use rusqlite::{Connection, TransactionBehavior};
-use tokio::sync::{mpsc::UnboundedSender, oneshot};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc::UnboundedSender, oneshot, Notify};
 
 use super::{EventRow, Result, StoreError};
 
@@ -66,7 +68,7 @@ pub struct Writer {
 impl Writer {
     /// Opens its own connection to `path` (already migrated) and starts the thread. Committed events go to
     /// `committed`, one batch at a time.
-    pub fn start(path: &Path, committed: UnboundedSender<Vec<EventRow>>) -> Result<Writer> {
+    pub fn start(path: &Path, committed: UnboundedSender<Vec<EventRow>>, bell: Arc<Notify>) -> Result<Writer> {
         let conn = Connection::open(path)?;
         // The same settings as the pool's connections: WAL, and NORMAL sync (a killed process loses no
         // committed transaction; only a power cut could).
@@ -87,7 +89,7 @@ impl Writer {
         let (jobs, queue) = mpsc::channel::<Box<dyn Job>>();
         std::thread::Builder::new()
             .name("order-writer".into())
-            .spawn(move || run(conn, queue, committed, wrote))
+            .spawn(move || run(conn, queue, committed, bell, wrote))
             .map_err(|e| StoreError::Commit(format!("cannot start the writer thread: {e}")))?;
         Ok(Writer { jobs })
     }
@@ -133,6 +135,7 @@ fn run(
     mut conn: Connection,
     queue: mpsc::Receiver<Box<dyn Job>>,
     committed: UnboundedSender<Vec<EventRow>>,
+    bell: Arc<Notify>,
     wrote: mpsc::SyncSender<()>,
 ) {
     // Ends when every `Writer` handle is gone.
@@ -151,6 +154,7 @@ fn run(
                 // finds its events already on their way.
                 if !events.is_empty() {
                     let _ = committed.send(events);
+                    bell.notify_one();
                 }
                 // A nudge already waiting covers this batch too.
                 let _ = wrote.try_send(());
