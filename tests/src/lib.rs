@@ -8,6 +8,7 @@
 //! - [`fault_proxy`]: an HTTP- and WebSocket-aware proxy that fails chosen requests (a status, a reset, a stall,
 //!   a delay, a truncated answer) and live sockets frame by frame (silent, slow, cut), and cuts.
 //! - [`client_log`]: what an engine under test reported, with waits on it.
+//! - [`push`]: loopback stand-ins for FCM, APNs and a Web Push service, as strict as the real ones.
 //! - [`chaos`]: the seeded chaos soak (`cargo xtask chaos`) and its oracle.
 //! - [`eventually`]: waiting for what happens by itself.
 
@@ -20,6 +21,7 @@ pub mod fault_proxy;
 pub mod node_peer;
 mod pipe;
 pub mod procs;
+pub mod push;
 
 use std::time::{Duration, Instant};
 

@@ -29,3 +29,4 @@ CREATE TABLE push_outbox (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX push_outbox_due ON push_outbox(platform, due_at);
+CREATE INDEX push_outbox_device ON push_outbox(device_id, id);

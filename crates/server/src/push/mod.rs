@@ -331,14 +331,15 @@ async fn work(
     mut stop: watch::Receiver<bool>,
 ) {
     let counters = ctx.metrics.push(platform);
-    let mut busy: HashSet<i64> = HashSet::new();
+    // Devices with a push on its way.
+    let mut busy: HashSet<String> = HashSet::new();
     let (done, mut results) = tokio::sync::mpsc::unbounded_channel::<(OutboxJob, Outcome)>();
     loop {
         if busy.len() < concurrency {
             match ctx.store.due_pushes(platform, concurrency - busy.len(), &busy).await {
                 Ok(jobs) => {
                     for job in jobs {
-                        busy.insert(job.id);
+                        busy.insert(job.device_id.clone());
                         let (sender, done) = (sender.clone(), done.clone());
                         tokio::spawn(async move {
                             let outcome = sender.send(&job).await;
@@ -379,7 +380,7 @@ async fn work(
                     tracing::error!(service = platform.service(), error = %e, "push: cannot record what was sent");
                 }
                 for (job, _) in &settled {
-                    busy.remove(&job.id);
+                    busy.remove(&job.device_id);
                 }
             }
             _ = bell.notified() => {}

@@ -1,5 +1,8 @@
-//! Web Push: the message encrypted for the subscription (RFC 8291, `aes128gcm`) and signed for the push
-//! service with the server's VAPID key (RFC 8292), by `web-push-native`; one `POST {endpoint}` per push.
+//! Web Push: the message encrypted for the subscription (RFC 8291, `aes128gcm`, by `web-push-native`) and the
+//! request signed for the push service with the server's VAPID key (RFC 8292); one `POST {endpoint}` per push.
+//!
+//! The VAPID token is signed here rather than by `web-push-native`, whose audience leaves out the endpoint's
+//! port: RFC 8292 asks for the endpoint's origin, port included when it is not the scheme's default.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -7,10 +10,11 @@ use std::time::Duration;
 use anyhow::Context as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use order_protocol::PushMessage;
 use p256::elliptic_curve::sec1::ToEncodedPoint as _;
-use web_push_native::jwt_simple::algorithms::ES256KeyPair;
-use web_push_native::{Auth, WebPushBuilder};
+use serde::Serialize;
+use web_push_native::Auth;
 
 use super::{collapse_key, network_error, retry_after, Outcome};
 use crate::store::Address;
@@ -25,8 +29,18 @@ pub struct WebPushConfig {
 
 pub struct WebPush {
     client: reqwest::Client,
-    key: ES256KeyPair,
+    key: EncodingKey,
+    /// The public key, as the `k=` of the `Authorization` header.
+    public: String,
     subject: String,
+}
+
+/// The claims of a VAPID token.
+#[derive(Serialize)]
+struct VapidClaims<'a> {
+    aud: &'a str,
+    exp: i64,
+    sub: &'a str,
 }
 
 /// Reads a VAPID private key file.
@@ -59,24 +73,29 @@ impl WebPush {
             subject.starts_with("mailto:") || subject.starts_with("https://"),
             "the VAPID subject must be a mailto: or https: address where the push services can reach the operator"
         );
-        let key = ES256KeyPair::from_bytes(&secret.to_bytes()).context("the VAPID key cannot sign")?;
-        tracing::info!(application_server_key = %public_key(&secret), "Web Push: the VAPID public key");
-        Ok(WebPush { client: super::http_client(root, false)?, key, subject: subject.to_owned() })
+        use p256::pkcs8::EncodePrivateKey as _;
+        let pem = secret.to_pkcs8_pem(p256::pkcs8::LineEnding::LF).context("the VAPID key cannot be encoded")?;
+        let key = EncodingKey::from_ec_pem(pem.as_bytes()).context("the VAPID key cannot sign")?;
+        let public = public_key(&secret);
+        tracing::info!(application_server_key = %public, "Web Push: the VAPID public key");
+        Ok(WebPush { client: super::http_client(root, false)?, key, public, subject: subject.to_owned() })
     }
 
     pub async fn send(&self, to: &Address, message: &PushMessage) -> Outcome {
         let Address::WebPush { endpoint, p256dh, auth } = to else {
             return Outcome::Rejected { why: "not a Web Push subscription".into() };
         };
-        let request = match self.request(endpoint, p256dh, auth, message) {
+        let (authorization, body) = match self.sealed(endpoint, p256dh, auth, message) {
             Ok(r) => r,
             Err(why) => return Outcome::Gone { why },
         };
-        let (parts, body) = request.into_parts();
         let res = self
             .client
-            .post(parts.uri.to_string())
-            .headers(parts.headers)
+            .post(endpoint)
+            .header("Authorization", authorization)
+            .header("TTL", super::MAX_AGE.as_secs())
+            .header("Content-Encoding", "aes128gcm")
+            .header("Content-Type", "application/octet-stream")
             .header("Topic", collapse_key(message))
             .header("Urgency", "high")
             .body(body)
@@ -92,23 +111,36 @@ impl WebPush {
         }
     }
 
-    /// The encrypted, signed request; an error means the stored subscription is unusable.
-    fn request(
+    /// The `Authorization` header and the encrypted body; an error means the stored subscription is unusable.
+    fn sealed(
         &self,
         endpoint: &str,
         p256dh: &str,
         auth: &str,
         message: &PushMessage,
-    ) -> Result<http::Request<Vec<u8>>, String> {
+    ) -> Result<(String, Vec<u8>), String> {
         let (ua_public, ua_auth) = subscription_keys(p256dh, auth)?;
         let uri: http::Uri = endpoint.parse().map_err(|e| format!("the endpoint is not a URL: {e}"))?;
-        let body = serde_json::to_vec(message).map_err(|e| e.to_string())?;
-        WebPushBuilder::new(uri, ua_public, ua_auth)
-            .with_valid_duration(super::MAX_AGE)
-            .with_vapid(&self.key, &self.subject)
-            .build(body)
-            .map_err(|e| format!("cannot encrypt for the subscription: {e}"))
+        let aud = origin(&uri).ok_or("the endpoint has no origin")?;
+        let claims = VapidClaims { aud: &aud, exp: chrono::Utc::now().timestamp() + 12 * 3600, sub: &self.subject };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::ES256), &claims, &self.key)
+            .map_err(|e| format!("cannot sign the VAPID token: {e}"))?;
+        let plain = serde_json::to_vec(message).map_err(|e| e.to_string())?;
+        let body = web_push_native::encrypt(plain, &ua_public, &ua_auth)
+            .map_err(|e| format!("cannot encrypt for the subscription: {e}"))?;
+        Ok((format!("vapid t={token}, k={}", self.public), body))
     }
+}
+
+/// `scheme://host[:port]` of a URL (the port only when the URL names one), as RFC 6454 writes an origin.
+pub fn origin(uri: &http::Uri) -> Option<String> {
+    let scheme = uri.scheme_str()?;
+    let host = uri.host()?;
+    let default = matches!((scheme, uri.port_u16()), ("https", Some(443)) | ("http", Some(80)));
+    Some(match uri.port_u16() {
+        Some(port) if !default => format!("{scheme}://{host}:{port}"),
+        _ => format!("{scheme}://{host}"),
+    })
 }
 
 /// The subscription's public key and secret, checked: a point on P-256 and 16 bytes.
@@ -147,6 +179,14 @@ mod tests {
         let later = Some(Duration::from_secs(9));
         assert!(matches!(classify(429, later), Outcome::Retry { after, .. } if after == later));
         assert!(matches!(classify(502, None), Outcome::Retry { .. }));
+    }
+
+    #[test]
+    fn the_audience_is_the_endpoints_origin() {
+        let o = |u: &str| origin(&u.parse().unwrap()).unwrap();
+        assert_eq!(o("https://fcm.googleapis.com/fcm/send/abc"), "https://fcm.googleapis.com");
+        assert_eq!(o("https://push.example.net:443/x"), "https://push.example.net");
+        assert_eq!(o("http://127.0.0.1:4711/push/1"), "http://127.0.0.1:4711");
     }
 
     #[test]

@@ -261,17 +261,21 @@ impl Store {
         Ok(queued)
     }
 
-    /// Jobs of `platform` due now, oldest first, at most `limit`, leaving out `busy` (being sent).
+    /// Jobs of `platform` due now, at most `limit`: for each device its oldest job only, and none for the
+    /// devices in `busy` (one of theirs is being sent). A device gets its pushes one at a time and in order, so
+    /// the last it shows of an order is that order's latest news.
     pub async fn due_pushes(
         &self,
         platform: PushPlatform,
         limit: usize,
-        busy: &std::collections::HashSet<i64>,
+        busy: &std::collections::HashSet<String>,
     ) -> Result<Vec<OutboxJob>> {
         let rows = sqlx::query(
             "SELECT j.id, j.device_id, j.message, j.attempts, d.token, d.p256dh, d.auth \
              FROM push_outbox j JOIN devices d ON d.id = j.device_id \
-             WHERE j.platform = ? AND j.due_at <= ? ORDER BY j.due_at, j.id LIMIT ?",
+             WHERE j.platform = ? AND j.due_at <= ? \
+               AND j.id = (SELECT MIN(o.id) FROM push_outbox o WHERE o.device_id = j.device_id) \
+             ORDER BY j.due_at, j.id LIMIT ?",
         )
         .bind(platform.as_str())
         .bind(now_ms())
@@ -281,7 +285,7 @@ impl Store {
         let mut jobs = Vec::new();
         for row in rows {
             let id: i64 = row.get(0);
-            if busy.contains(&id) {
+            if busy.contains(row.get::<&str, _>(1)) {
                 continue;
             }
             let message = match serde_json::from_str(row.get::<&str, _>(2)) {
