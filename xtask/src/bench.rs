@@ -1,6 +1,7 @@
-//! `cargo xtask bench [server [--abuse]|client|app]`: benchmarks that print their figures side by side.
-//! `server` is the fan-out benchmark; `server --abuse` the honest clients' delivery while others attack.
-//! Performance targets live here, never in timed tests. `app` is [`crate::bench_app`].
+//! `cargo xtask bench [server [--abuse]|client|app|push]`: benchmarks that print their figures side by side.
+//! `server` is the fan-out benchmark; `server --abuse` the honest clients' delivery while others attack;
+//! `push` pushes to 10,000 devices through the FCM stand-in. Performance targets live here, never in timed
+//! tests. `app` is [`crate::bench_app`].
 
 use anyhow::{bail, Result};
 
@@ -17,11 +18,18 @@ pub fn run(args: &[&str]) -> Result<()> {
             crate::bench_app::run()?;
             continue;
         }
+        if w == "push" {
+            // The server as it ships (release); the stand-in and driver in the dev profile the tests built.
+            util::run(util::cargo().args(["build", "--release", "--locked", "-p", "order-server"]))?;
+            let bench = ["bench", "--locked", "--profile", "dev", "-p", "live-orders-tests", "--bench", "push"];
+            util::run(util::cargo().args(bench).env("LIVE_ORDERS_PROFILE", "release"))?;
+            continue;
+        }
         let (package, bench) = match w {
             "server" if args.contains(&"--abuse") => ("order-server", "abuse"),
             "server" => ("order-server", "fanout"),
             "client" => ("order-client", "client"),
-            other => bail!("unknown benchmark `{other}` (server, client, app)"),
+            other => bail!("unknown benchmark `{other}` (server, client, app, push)"),
         };
         util::run(util::cargo().args(["bench", "--locked", "-p", package, "--bench", bench]))?;
     }

@@ -34,7 +34,7 @@ usage: cargo xtask <command>
   tauri <args>        Tauri's CLI, pinned to the tauri in Cargo.lock (the phone projects' builds call it)
   mobile-init android|ios
                       generate gen/android (needs ANDROID_HOME and NDK_HOME) or gen/apple (needs macOS)
-  bench [server [--abuse]|client|app]   run the benchmarks and print their tables (--abuse: under attack)
+  bench [server [--abuse]|client|app|push]   run the benchmarks and print their tables (--abuse: under attack)
   chaos [--cycles N] [--seed S] [--backend order-server|node]
                       the seeded chaos soak (200 cycles per backend by default); one `chaos:` line each
   fuzz [--cases N]    order-server's bad-input properties (REST, tokens, raw socket frames), 5,000 cases each

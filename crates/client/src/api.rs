@@ -367,6 +367,18 @@ impl Api {
         self.no_content(Method::POST, "/notifications/read-all", token).await
     }
 
+    /// `POST /devices` (extension): registers where this device receives push; returns the device's id.
+    pub async fn register_device(
+        &self,
+        token: &Token,
+        device: &order_protocol::DeviceRegistration,
+    ) -> Result<String, ApiError> {
+        let body = serde_json::to_value(device).map_err(|e| ApiError::Decode(e.to_string()))?;
+        let created: order_protocol::DeviceCreated =
+            self.json(Method::POST, "/devices", Some(token), Some(body)).await?;
+        Ok(created.id)
+    }
+
     /// `PATCH /orders/:id/status` (store owner).
     pub async fn set_status(&self, token: &Token, id: &str, status: Status) -> Result<Order, ApiError> {
         let body = serde_json::to_value(StatusPatch { status }).map_err(|e| ApiError::Decode(e.to_string()))?;

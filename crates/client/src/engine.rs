@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::Utc;
-use order_protocol::{Patch, Source, User, ViewState};
+use order_protocol::{DeviceRegistration, Patch, Source, User, ViewState};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::sleep_until;
 use tracing::Instrument;
@@ -101,6 +101,7 @@ enum Command {
     RetryNow,
     Suspend,
     Resume,
+    PushDevice(Option<DeviceRegistration>),
     Snapshot(oneshot::Sender<ViewState>),
     Resync,
     Shutdown(oneshot::Sender<()>),
@@ -221,6 +222,14 @@ impl Engine {
     /// The app is in front again: connect now and catch up on everything missed meanwhile.
     pub fn resume(&self) -> Result<(), EngineError> {
         self.send(Command::Resume)
+    }
+
+    /// Where this device receives push (the phone's FCM or APNs token), or `None`. The engine registers it with
+    /// the server (`POST /devices`) whenever a session's link is live and it is not registered yet, and again
+    /// when it changes; the server removes it when the session ends. A server without the route is not asked
+    /// again in that session.
+    pub fn set_push_device(&self, device: Option<DeviceRegistration>) -> Result<(), EngineError> {
+        self.send(Command::PushDevice(device))
     }
 
     /// Ends the session: revokes the token where the server can, clears the store and wipes the cache.
@@ -360,6 +369,7 @@ impl Runner {
                 let _ = reply.send(self.sup.view());
             }
             Command::Resync => self.feed(Event::Resync),
+            Command::PushDevice(d) => self.feed(Event::PushDevice(d)),
             Command::Logout(done) => {
                 self.feed(Event::Logout);
                 let _ = done.send(());
@@ -487,6 +497,13 @@ impl Runner {
                 let api = self.api.clone();
                 tokio::spawn(async move {
                     let _ = api.logout(&token).await;
+                });
+            }
+            Action::RegisterDevice { token, device } => {
+                let api = self.api.clone();
+                tokio::spawn(async move {
+                    let result = api.register_device(&token, &device).await;
+                    report(Event::DeviceRegistered { device, result })
                 });
             }
             Action::SyncRead { token, id } => {

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use order_protocol::{
-    names, LinkState, LogoutReason, Patch, ServerDisconnect, Source, User, UserView, ViewState, AUTH_ERROR_PREFIX,
+    names, DeviceRegistration, LinkState, LogoutReason, Patch, ServerDisconnect, Source, User, UserView, ViewState,
+    AUTH_ERROR_PREFIX,
 };
 
 use crate::api::ApiError;
@@ -121,6 +122,13 @@ pub enum Event {
     /// The app is in front again: connect now and catch up.
     Resume,
     Logout,
+    /// Where this device receives push (`None`: it does not), from the phone's push service.
+    PushDevice(Option<DeviceRegistration>),
+    /// What registering `device` with the server came to: its id there, or why not.
+    DeviceRegistered {
+        device: DeviceRegistration,
+        result: Result<String, ApiError>,
+    },
     /// Send the whole state as a reset.
     Resync,
     Shutdown,
@@ -185,6 +193,23 @@ pub enum Action {
         token: Token,
         id: Option<String>,
     },
+    /// Register this device for push; report [`Event::DeviceRegistered`].
+    RegisterDevice {
+        token: Token,
+        device: DeviceRegistration,
+    },
+}
+
+/// This device's push registration: what the phone's push service gave, and what the session registered.
+#[derive(Debug, Default)]
+struct PushRegistration {
+    wanted: Option<DeviceRegistration>,
+    /// Registered with the current session (a sign-in's devices end with it).
+    done: Option<DeviceRegistration>,
+    asking: bool,
+    /// The server does not take this device (no devices route, or not that service): not asked again this
+    /// session.
+    refused: bool,
 }
 
 #[derive(Debug)]
@@ -241,6 +266,7 @@ pub struct Supervisor {
     suspend_at: Option<Instant>,
     /// No token refresh before this (one in flight, or the last one failed).
     refresh_not_before: Option<Instant>,
+    push: PushRegistration,
     now: Now,
     out: Vec<Action>,
 }
@@ -273,6 +299,7 @@ impl Supervisor {
             flush_at: None,
             suspend_at: None,
             refresh_not_before: None,
+            push: PushRegistration::default(),
             now,
             out: Vec::new(),
         }
@@ -364,6 +391,29 @@ impl Supervisor {
                 }
                 self.end_session(LogoutReason::SignedOut);
                 self.apply(Input::Clear);
+            }
+            Event::PushDevice(device) => {
+                self.push.wanted = device;
+                self.maybe_register();
+            }
+            Event::DeviceRegistered { device, result } => {
+                self.push.asking = false;
+                match result {
+                    Ok(id) => {
+                        tracing::info!(device = %id, platform = device.platform.as_str(), "registered for push");
+                        self.push.done = Some(device);
+                        self.maybe_register();
+                    }
+                    // The session's end is the link's business; a network failure is retried once live again.
+                    Err(e) if e.is_unauthorized() || e.is_network() => {
+                        tracing::info!("not registered for push yet: {e}");
+                    }
+                    Err(e) => {
+                        self.push.refused = true;
+                        let w = format!("this server does not send push notifications to this device: {e}");
+                        self.apply_effect(Effect::Warn(w));
+                    }
+                }
             }
             Event::Resync => self.emit_reset(),
             Event::Shutdown => {
@@ -571,6 +621,20 @@ impl Supervisor {
         self.outage_since = None;
         self.set_link(LinkState::Live { since: self.now.wall });
         self.flush_at.get_or_insert(now);
+        self.maybe_register();
+    }
+
+    /// Registers this device for push once the link is live on a server with the extensions, unless it is
+    /// registered with this session already, being registered, or refused.
+    fn maybe_register(&mut self) {
+        let p = &self.push;
+        let due = p.wanted.is_some() && p.wanted != p.done && !p.asking && !p.refused;
+        if !due || self.extensions != Some(true) || !matches!(self.phase, Phase::Live { .. }) {
+            return;
+        }
+        let (Some(token), Some(device)) = (self.token.clone(), p.wanted.clone()) else { return };
+        self.push.asking = true;
+        self.out.push(Action::RegisterDevice { token, device });
     }
 
     /// Closes the current link, if any.
@@ -651,6 +715,8 @@ impl Supervisor {
 
     fn end_session(&mut self, reason: LogoutReason) {
         self.suspend_at = None;
+        // The server removes the devices of a sign-in that ended; the next session registers again.
+        self.push = PushRegistration { wanted: self.push.wanted.take(), ..Default::default() };
         self.teardown();
         self.token = None;
         self.out.push(Action::ClearToken);

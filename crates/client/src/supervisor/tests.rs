@@ -779,3 +779,69 @@ fn stay_live(run: &mut Run, gen: u64, until: Duration) -> Vec<Action> {
     }
     all
 }
+
+fn fcm(token: &str) -> DeviceRegistration {
+    DeviceRegistration { platform: PushPlatform::Fcm, token: Some(token.into()), subscription: None }
+}
+
+fn registrations(run: &Run) -> Vec<DeviceRegistration> {
+    run.log
+        .iter()
+        .filter_map(|a| match a {
+            Action::RegisterDevice { device, .. } => Some(device.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_push_token_is_registered_once_per_session_when_live_and_again_when_it_changes() {
+    let far = t(0).timestamp() + 7200;
+    let (mut run, gen) = Run::start(cache(CACHED, true), far);
+    // Known before the link is live: registered once it is.
+    run.send(Event::PushDevice(Some(fcm("a"))));
+    assert!(registrations(&run).is_empty(), "nothing before the link is live");
+    run.connect(gen);
+    run.send(Event::CaughtUp { gen, result: Ok(replay(CACHED + 1, HEAD)) });
+    assert_eq!(registrations(&run), [fcm("a")]);
+    // A network failure: asked again when the link is next live, not at once.
+    run.send(Event::DeviceRegistered { device: fcm("a"), result: Err(ApiError::Network("reset".into())) });
+    assert_eq!(registrations(&run).len(), 1);
+    run.send(Event::Link { gen, event: LinkEvent::Down("gone".into()) });
+    let gen = run.retry();
+    run.connect(gen);
+    run.send(Event::CaughtUp { gen, result: Ok(replay(HEAD + 1, HEAD + 1)) });
+    assert_eq!(registrations(&run), [fcm("a"), fcm("a")]);
+    run.send(Event::DeviceRegistered { device: fcm("a"), result: Ok("d1".into()) });
+    // Registered: a reconnect does not ask again; a new token does.
+    run.send(Event::Link { gen, event: LinkEvent::Down("gone".into()) });
+    let gen = run.retry();
+    run.connect(gen);
+    run.send(Event::CaughtUp { gen, result: Ok(replay(HEAD + 2, HEAD + 2)) });
+    assert_eq!(registrations(&run).len(), 2);
+    run.send(Event::PushDevice(Some(fcm("b"))));
+    assert_eq!(registrations(&run).last(), Some(&fcm("b")));
+    // A server without the devices route is not asked again in this session.
+    let refusal = ApiError::Status { status: 404, message: "no route for POST /api/devices".into() };
+    run.send(Event::DeviceRegistered { device: fcm("b"), result: Err(refusal) });
+    run.send(Event::PushDevice(Some(fcm("c"))));
+    assert_eq!(registrations(&run).len(), 3);
+    // The next session registers again (the server removed the old session's devices).
+    run.send(Event::Logout);
+    let who = Identity { user_id: "u1".into(), email: None, name: None };
+    let a = run.send(Event::Session { token: token(far), who, restored: None });
+    let gen = opened_gen(&a).expect("a new session opens a link");
+    run.connect(gen);
+    run.send(Event::CaughtUp { gen, result: Ok(replay(1, HEAD + 2)) });
+    assert_eq!(registrations(&run).last(), Some(&fcm("c")));
+    assert_eq!(registrations(&run).len(), 4);
+}
+
+#[test]
+fn a_base_contract_server_is_never_asked_to_register_a_device() {
+    let (mut run, gen) = Run::start(cache(CACHED, false), t(0).timestamp() + 7200);
+    run.send(Event::PushDevice(Some(fcm("a"))));
+    run.connect(gen);
+    run.send(Event::CaughtUp { gen, result: Ok(reload(HEAD)) });
+    assert!(registrations(&run).is_empty());
+}
