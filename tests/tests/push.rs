@@ -304,3 +304,49 @@ async fn signing_out_stops_the_pushes_of_that_sign_in() -> Result<()> {
     assert!(v["message"].as_str().is_some_and(|m| m.contains("p256dh")), "{v}");
     Ok(())
 }
+
+/// The phone's story with the app's own engine: after sign-in it registers its FCM token; while its link is live
+/// the updates come over the socket and nothing is pushed; once the app has been in the background past the
+/// grace its link closes, and the next update arrives as a push; back in front it catches up on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_apps_engine_registers_and_is_pushed_to_only_while_suspended() -> Result<()> {
+    use std::sync::Arc;
+
+    use live_orders_tests::client_log::EventLog;
+    use order_client::{Engine, EngineConfig, MemoryTokenStore};
+    use order_protocol::{DeviceRegistration, PushPlatform};
+
+    let rig = Rig::start().await?;
+    let mut config = EngineConfig::new(rig.api());
+    config.suspend_grace = Duration::from_millis(200);
+    let (engine, rx) = Engine::start(config, Arc::new(MemoryTokenStore::default()));
+    let log = EventLog::record(rx);
+    let token = fcm_token();
+    engine.set_push_device(Some(DeviceRegistration {
+        platform: PushPlatform::Fcm,
+        token: Some(token.clone()),
+        subscription: None,
+    }))?;
+    engine.login(ALICE.0, ALICE.1).await?;
+    log.wait_link("live", 0, WAIT).await?;
+
+    let order = rig.place_order()?;
+    log.wait_for("the placed order", WAIT, |_| !log.statuses_of(&order).is_empty()).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(rig.fcm.deliveries().is_empty(), "no push while the app's link is live");
+
+    engine.suspend()?;
+    let from = log.len();
+    log.wait_link("offline", from, WAIT).await?;
+    rig.set_status(&order, Status::Confirmed)?;
+    let got = rig.fcm.wait_for(1, WAIT).await?;
+    assert_eq!((got[0].device.as_str(), got[0].message.status), (token.as_str(), Status::Confirmed));
+
+    engine.resume()?;
+    log.wait_for("the change caught up", WAIT, |_| log.statuses_of(&order).last() == Some(&Status::Confirmed)).await?;
+    engine.logout().await?;
+    rig.set_status(&order, Status::Preparing)?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(rig.fcm.deliveries().len(), 1, "signed out: the device was removed with the sign-in");
+    Ok(())
+}
