@@ -297,8 +297,8 @@ async fn step(
             None => {
                 // First run: from the log's end; what happened before push was configured is not pushed.
                 let head = ctx.store.latest_seq().await?;
-                ctx.store.enqueue_pushes(&[], platforms, head).await?;
-                head
+                ctx.store.enqueue_pushes(&[], platforms, None, head).await?;
+                return Ok(Step { queued: 0, more: true });
             }
         },
     };
@@ -315,7 +315,11 @@ async fn step(
         .filter(|n| io.to(order_protocol::rooms::customer(&n.customer_id)).sockets().is_empty())
         .map(|n| (n.customer_id, n.message))
         .collect();
-    let queued = ctx.store.enqueue_pushes(&pushes, platforms, next).await?;
+    let Some(queued) = ctx.store.enqueue_pushes(&pushes, platforms, Some(from), next).await? else {
+        // Another process on this database moved the cursor: read it again.
+        *cursor = None;
+        return Ok(Step { queued: 0, more: true });
+    };
     *cursor = Some(next);
     ctx.metrics.push_cursor.store(next, Ordering::Relaxed);
     Ok(Step { queued, more })

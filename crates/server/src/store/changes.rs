@@ -151,12 +151,16 @@ impl Store {
     /// expired token revocations. Returns how many changes were removed.
     pub async fn prune(&self, before: DateTime<Utc>) -> Result<u64> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // A push still queued after a day is news nobody wants (its service may not even be configured now).
+        let day_ago_ms = chrono::Utc::now().timestamp_millis() - 86_400_000;
+        sqlx::query("DELETE FROM push_outbox WHERE created_at < ?").bind(day_ago_ms).execute(&mut *tx).await?;
         let cutoff = before.to_rfc3339();
         let (max,): (Option<i64>,) = sqlx::query_as("SELECT MAX(seq) FROM changes WHERE created_at < ?")
             .bind(&cutoff)
             .fetch_one(&mut *tx)
             .await?;
         let Some(max) = max else {
+            tx.commit().await?;
             return Ok(0);
         };
         let removed =

@@ -143,15 +143,6 @@ impl Store {
         Ok(())
     }
 
-    /// How many devices a user has registered, per platform name.
-    pub async fn device_count(&self, user_id: &str) -> Result<i64> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM devices WHERE user_id = ?")
-            .bind(user_id)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(n)
-    }
-
     /// Where the push tailer stands: every change up to it has been turned into outbox jobs. `None` before its
     /// first run.
     pub async fn push_cursor(&self) -> Result<Option<u64>> {
@@ -221,15 +212,22 @@ impl Store {
         Ok((notables, next.max(cursor)))
     }
 
-    /// Queues `message` for every device of each customer on the given platforms, and moves the cursor to
-    /// `cursor`, in one transaction. Returns how many jobs were queued.
+    /// Queues `message` for every device of each customer on the given platforms, and moves the cursor from
+    /// `from` to `to`, in one transaction. Returns how many jobs were queued, or `None` when the cursor was not
+    /// at `from` (another server process on this database queued them): nothing is queued twice.
     pub async fn enqueue_pushes(
         &self,
         pushes: &[(String, PushMessage)],
         platforms: &[PushPlatform],
-        cursor: u64,
-    ) -> Result<u64> {
+        from: Option<u64>,
+        to: u64,
+    ) -> Result<Option<u64>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let at: Option<(String,)> =
+            sqlx::query_as("SELECT value FROM meta WHERE key = 'push_cursor'").fetch_optional(&mut *tx).await?;
+        if at.and_then(|(v,)| v.parse::<u64>().ok()) != from {
+            return Ok(None);
+        }
         let now = now_ms();
         let mut queued = 0;
         for (customer, message) in pushes {
@@ -254,11 +252,11 @@ impl Store {
             "INSERT INTO meta (key, value) VALUES ('push_cursor', ?) \
              ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         )
-        .bind(cursor.to_string())
+        .bind(to.to_string())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(queued)
+        Ok(Some(queued))
     }
 
     /// Jobs of `platform` due now, at most `limit`: for each device its oldest job only, and none for the
