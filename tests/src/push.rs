@@ -50,6 +50,16 @@ pub struct Failure {
     pub retry_after: Option<u64>,
 }
 
+impl Failure {
+    /// `res` with this failure's `Retry-After`.
+    fn answer(self, mut res: Response) -> Response {
+        if let Some(secs) = self.retry_after {
+            res.headers_mut().insert("retry-after", secs.into());
+        }
+        res
+    }
+}
+
 /// What every stand-in keeps: deliveries, scripted failures, devices it no longer knows, and a count of tries.
 #[derive(Default)]
 pub struct Inbox {
@@ -317,11 +327,12 @@ async fn fcm_send(
         return fcm_error(404, "NOT_FOUND", Some("UNREGISTERED"), "Requested entity was not found.");
     }
     if let Some(f) = s.inbox.next_failure().await {
-        let mut res = fcm_error(f.status, "UNAVAILABLE", Some("UNAVAILABLE"), "The service is currently unavailable.");
-        if let Some(secs) = f.retry_after {
-            res.headers_mut().insert("retry-after", secs.into());
-        }
-        return res;
+        return f.answer(fcm_error(
+            f.status,
+            "UNAVAILABLE",
+            Some("UNAVAILABLE"),
+            "The service is currently unavailable.",
+        ));
     }
     let mut flat = m["data"].clone();
     flat["title"] = m["notification"]["title"].clone();
@@ -508,11 +519,7 @@ async fn apns_send(
             .into_response();
     }
     if let Some(f) = s.inbox.next_failure().await {
-        let mut res = apns_error(f.status, if f.status == 429 { "TooManyRequests" } else { "ServiceUnavailable" });
-        if let Some(secs) = f.retry_after {
-            res.headers_mut().insert("retry-after", secs.into());
-        }
-        return res;
+        return f.answer(apns_error(f.status, if f.status == 429 { "TooManyRequests" } else { "ServiceUnavailable" }));
     }
     let Ok(payload) = serde_json::from_slice::<Value>(&body) else {
         return apns_error(400, "PayloadEmpty");
@@ -670,11 +677,7 @@ async fn webpush_receive(
         return status(404, "no such subscription");
     };
     if let Some(f) = s.inbox.next_failure().await {
-        let mut res = status(f.status, "push service unavailable");
-        if let Some(secs) = f.retry_after {
-            res.headers_mut().insert("retry-after", secs.into());
-        }
-        return res;
+        return f.answer(status(f.status, "push service unavailable"));
     }
     let plain = match web_push_native::decrypt(body.to_vec(), &secret, web_push_native::Auth::from_slice(&auth)) {
         Ok(p) => p,

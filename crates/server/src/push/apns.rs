@@ -11,7 +11,7 @@ use order_protocol::PushMessage;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{collapse_key, network_error, retry_after, Outcome};
+use super::{collapse_key, read_answer, Outcome};
 use crate::store::Address;
 
 /// The public production endpoint (the sandbox one is `https://api.sandbox.push.apple.com`).
@@ -89,15 +89,12 @@ impl Apns {
             .json(&body(message))
             .send()
             .await;
-        let res = match res {
-            Ok(res) => res,
-            Err(e) => return network_error(&e),
+        let answer = match read_answer(res).await {
+            Ok(a) => a,
+            Err(outcome) => return outcome,
         };
-        let status = res.status().as_u16();
-        let after = retry_after(res.headers());
-        let text = res.text().await.unwrap_or_default();
-        let outcome = classify(status, &text, after);
-        if status == 403 {
+        let outcome = classify(answer.status, &answer.body, answer.retry_after);
+        if answer.status == 403 {
             // ExpiredProviderToken or InvalidProviderToken: sign a new one for the next try.
             *self.token.lock().expect("not poisoned") = None;
         }

@@ -11,7 +11,7 @@ use order_protocol::{Category, PushMessage};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{collapse_key, network_error, retry_after, Outcome};
+use super::{collapse_key, read_answer, Answer, Outcome};
 use crate::store::Address;
 
 /// The public endpoint.
@@ -81,15 +81,13 @@ impl Fcm {
             Ok(t) => t,
             Err(outcome) => return outcome,
         };
-        let res = match self.client.post(&self.send_url).bearer_auth(&access).json(&body(token, message)).send().await {
-            Ok(res) => res,
-            Err(e) => return network_error(&e),
+        let sent = self.client.post(&self.send_url).bearer_auth(&access).json(&body(token, message)).send().await;
+        let answer = match read_answer(sent).await {
+            Ok(a) => a,
+            Err(outcome) => return outcome,
         };
-        let status = res.status().as_u16();
-        let after = retry_after(res.headers());
-        let text = res.text().await.unwrap_or_default();
-        let outcome = classify(status, &text, after);
-        if status == 401 {
+        let outcome = classify(answer.status, &answer.body, answer.retry_after);
+        if answer.status == 401 {
             // The access token was refused (revoked, or the clock was off): fetch a new one next time.
             *self.token.lock().await = None;
         }
@@ -114,17 +112,15 @@ impl Fcm {
         };
         let assertion = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.key)
             .map_err(|e| Outcome::Retry { after: None, why: format!("cannot sign the FCM assertion: {e}") })?;
-        let res = self
+        let sent = self
             .client
             .post(&self.account.token_uri)
             .form(&[("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", &assertion)])
             .send()
-            .await
-            .map_err(|e| network_error(&e))?;
-        let status = res.status();
-        let after = retry_after(res.headers());
-        let body: Value = res.json().await.unwrap_or_default();
-        if !status.is_success() {
+            .await;
+        let Answer { status, retry_after: after, body } = read_answer(sent).await?;
+        let body: Value = serde_json::from_str(&body).unwrap_or_default();
+        if !(200..300).contains(&status) {
             // A refused assertion is the operator's to fix (a revoked key, a wrong file): retried with backoff,
             // and said in the log each time.
             let why = format!(

@@ -130,6 +130,32 @@ pub fn network_error(e: &reqwest::Error) -> Outcome {
     Outcome::Retry { after: None, why: format!("no answer: {e}") }
 }
 
+/// The most of a service's answer that is read: its error bodies are a few hundred bytes.
+const MAX_ANSWER: usize = 16 * 1024;
+
+/// What a service answered to one request.
+pub struct Answer {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    /// The body's first [`MAX_ANSWER`] bytes, as text.
+    pub body: String,
+}
+
+/// Reads a service's answer (a bounded part of its body), or the outcome of getting none.
+pub async fn read_answer(sent: Result<reqwest::Response, reqwest::Error>) -> Result<Answer, Outcome> {
+    let mut res = sent.map_err(|e| network_error(&e))?;
+    let status = res.status().as_u16();
+    let retry_after = retry_after(res.headers());
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = res.chunk().await {
+        body.extend_from_slice(&chunk[..chunk.len().min(MAX_ANSWER - body.len())]);
+        if body.len() >= MAX_ANSWER {
+            break;
+        }
+    }
+    Ok(Answer { status, retry_after, body: String::from_utf8_lossy(&body).into_owned() })
+}
+
 /// The collapse key of an order's pushes: its id when that is a plain token (ours are 24 hex digits), which
 /// fits every service's limits (Web Push's `Topic`: 32 characters of base64url).
 pub fn collapse_key(message: &PushMessage) -> String {

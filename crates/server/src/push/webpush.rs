@@ -16,7 +16,7 @@ use p256::elliptic_curve::sec1::ToEncodedPoint as _;
 use serde::Serialize;
 use web_push_native::Auth;
 
-use super::{collapse_key, network_error, retry_after, Outcome};
+use super::{collapse_key, read_answer, Outcome};
 use crate::store::Address;
 
 #[derive(Clone, Debug)]
@@ -101,13 +101,9 @@ impl WebPush {
             .body(body)
             .send()
             .await;
-        match res {
-            Ok(res) => {
-                let status = res.status().as_u16();
-                let after = retry_after(res.headers());
-                classify(status, after)
-            }
-            Err(e) => network_error(&e),
+        match read_answer(res).await {
+            Ok(answer) => classify(answer.status, answer.retry_after),
+            Err(outcome) => outcome,
         }
     }
 
