@@ -350,3 +350,26 @@ async fn the_apps_engine_registers_and_is_pushed_to_only_while_suspended() -> Re
     assert_eq!(rig.fcm.deliveries().len(), 1, "signed out: the device was removed with the sign-in");
     Ok(())
 }
+
+/// A service that holds its requests unanswered holds up neither the other services nor the sockets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_service_holds_up_no_other() -> Result<()> {
+    let rig = Rig::start().await?;
+    let alice = rest_login(&rig.http, &rig.api(), ALICE).await?;
+    register_device(&rig.http, &rig.api(), &alice, &json!({ "platform": "apns", "token": apns_token() })).await?;
+    register_device(&rig.http, &rig.api(), &alice, &json!({ "platform": "fcm", "token": fcm_token() })).await?;
+    let bob = rest_login(&rig.http, &rig.api(), ("bob@example.com", "bob-pass")).await?;
+    let sub = rig.web.subscribe();
+    register_device(&rig.http, &rig.api(), &bob, &json!({ "platform": "webpush", "subscription": sub.json })).await?;
+    rig.apns.fail_next(0, None);
+
+    let order = rig.place_order()?;
+    rig.fcm.wait_for(1, Duration::from_secs(5)).await?;
+    let bobs = rig.server.store_owner(&["place", "--customer", "bob@example.com"])?;
+    rig.web.wait_for(1, Duration::from_secs(5)).await?;
+    assert!(bobs.contains("placed"), "{bobs}");
+    rig.set_status(&order, Status::Confirmed)?;
+    rig.fcm.wait_for(2, Duration::from_secs(5)).await?;
+    assert_eq!((rig.apns.tries(), rig.apns.deliveries().len()), (1, 0), "APNs still holds the first push");
+    Ok(())
+}
