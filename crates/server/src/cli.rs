@@ -128,7 +128,7 @@ impl PushArgs {
         }
         c.push.extra_root = self.push_ca_file;
         c.push.concurrency = self.push_concurrency.max(1);
-        c.webpush_allow_http = self.webpush_allow_http;
+        c.push.webpush_allow_http = self.webpush_allow_http;
         Ok(())
     }
 }

@@ -69,13 +69,18 @@ impl Metrics {
                 "socketsPerAddr": n(&self.refused_sockets_per_addr),
                 "socketsPerUser": n(&self.refused_sockets_per_user),
             },
-            "push": {
-                "cursor": n(&self.push_cursor),
-                "fcm": self.push[0].snapshot(),
-                "apns": self.push[1].snapshot(),
-                "webpush": self.push[2].snapshot(),
-            },
+            "push": self.push_snapshot(),
         })
+    }
+
+    /// `{cursor, fcm: {sent, …}, apns: …, webpush: …}`.
+    fn push_snapshot(&self) -> Value {
+        let mut push = serde_json::Map::new();
+        push.insert("cursor".into(), self.push_cursor.load(Ordering::Relaxed).into());
+        for p in order_protocol::PushPlatform::ALL {
+            push.insert(p.as_str().into(), self.push(p).snapshot());
+        }
+        Value::Object(push)
     }
 }
 
@@ -159,7 +164,7 @@ impl AppCtx {
             expiries: Default::default(),
             max_body_bytes: config.max_body_bytes,
             push_platforms: config.push.platforms(),
-            webpush_allow_http: config.webpush_allow_http,
+            webpush_allow_http: config.push.webpush_allow_http,
         }))
     }
 

@@ -91,9 +91,6 @@ pub struct ServerConfig {
     pub ping_timeout: Duration,
     /// Push to devices without a live socket; off unless a service is configured.
     pub push: push::PushConfig,
-    /// Accept Web Push subscriptions whose endpoint is plain `http://` (a local test receiver; real push
-    /// services are all `https://`).
-    pub webpush_allow_http: bool,
 }
 
 impl ServerConfig {
@@ -129,7 +126,6 @@ impl ServerConfig {
             ping_interval: Duration::from_secs(25),
             ping_timeout: Duration::from_secs(20),
             push: push::PushConfig { concurrency: push::DEFAULT_CONCURRENCY, ..Default::default() },
-            webpush_allow_http: false,
         }
     }
 

@@ -41,6 +41,9 @@ pub struct PushConfig {
     pub extra_root: Option<PathBuf>,
     /// Sends at once per service.
     pub concurrency: usize,
+    /// Accept Web Push subscriptions whose endpoint is plain `http://` (a local test receiver; real push
+    /// services are all `https://`).
+    pub webpush_allow_http: bool,
 }
 
 impl PushConfig {
