@@ -373,3 +373,18 @@ async fn a_stalled_service_holds_up_no_other() -> Result<()> {
     assert_eq!((rig.apns.tries(), rig.apns.deliveries().len()), (1, 0), "APNs still holds the first push");
     Ok(())
 }
+
+#[path = "../benches/push_waves/mod.rs"]
+mod push_waves;
+
+/// The push benchmark, short (10 customers, 200 devices, the debug server): every push of both waves arrives,
+/// none is retried, and one access token serves them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_push_benchmark_runs_bounded() -> Result<()> {
+    let report = push_waves::run(10, Duration::from_secs(1)).await?;
+    report.print();
+    assert!(report.waves.iter().all(|w| w.pushes == 200), "every device got each wave's push");
+    assert_eq!((&report.counters["sent"], &report.counters["retried"]), (&json!(400), &json!(0)));
+    assert_eq!(report.access_tokens, 1);
+    Ok(())
+}
