@@ -146,6 +146,10 @@ pub struct OrderBook {
     seen_order: VecDeque<(u64, &'static str)>,
     /// Whether stats came from the server: then a reload does not overwrite them with a local count.
     server_stats: bool,
+    /// The order whose last update was old news (already held). On the base contract a change's notification
+    /// follows its order update and carries no `seq`; when the update was old news (a reload already showed
+    /// that move, with a notification of its own), so is the notification.
+    stale_update: Option<String>,
     user: Option<UserView>,
 }
 
@@ -172,6 +176,7 @@ impl OrderBook {
             seen: HashSet::new(),
             seen_order: VecDeque::new(),
             server_stats: false,
+            stale_update: None,
             user: None,
         }
     }
@@ -365,7 +370,12 @@ impl OrderBook {
         let before = fx.len();
         match event {
             ServerEvent::ConnectionStatus(_) | ServerEvent::OrderNotification(_) => {}
-            ServerEvent::CustomerOrderUpdate(u) | ServerEvent::SingleOrderUpdate(u) => {
+            ServerEvent::CustomerOrderUpdate(u) => {
+                let id = u.order_id.clone();
+                // Only the customer room's update is followed by the change's notification.
+                self.stale_update = (!self.order_update(u, source, fx)).then_some(id);
+            }
+            ServerEvent::SingleOrderUpdate(u) => {
                 self.order_update(u, source, fx);
             }
             ServerEvent::DeliveryUpdate(d) => self.delivery_update(d, source, fx),
@@ -395,11 +405,13 @@ impl OrderBook {
         fx.push(Effect::Persist);
     }
 
-    fn order_update(&mut self, u: OrderUpdate, source: Source, fx: &mut Vec<Effect>) {
+    /// Applies an order update; false when it was old news (the order is held as new or newer). An update that
+    /// cannot be drawn is not old news: the notification after it is still shown.
+    fn order_update(&mut self, u: OrderUpdate, source: Source, fx: &mut Vec<Effect>) -> bool {
         let held = self.orders.get(&u.order_id);
         if let Some(h) = held {
             if !is_newer(h.updated_at, h.status, u.updated_at, u.status) {
-                return;
+                return false;
             }
         }
         let mut view = match (&u.order, held) {
@@ -431,7 +443,7 @@ impl OrderBook {
             // An update without the order for an order we never saw: not enough to draw it.
             (None, None) => {
                 tracing::warn!(order_id = %u.order_id, "update for an unknown order without its body; skipped");
-                return;
+                return true;
             }
         };
         view.status = u.status;
@@ -441,6 +453,7 @@ impl OrderBook {
         view.seq = u.seq.or(held.and_then(|h| h.seq));
         self.orders.insert(view.id.clone(), view.clone());
         fx.push(ui(Patch::Order { order: Box::new(view), source }, u.seq));
+        true
     }
 
     fn delivery_update(&mut self, d: DeliveryUpdate, source: Source, fx: &mut Vec<Effect>) {
@@ -467,6 +480,10 @@ impl OrderBook {
 
     fn notification(&mut self, n: CustomerNotification, fx: &mut Vec<Effect>) {
         let seq = n.seq;
+        let stale = self.stale_update.take();
+        if seq.is_none() && n.order_id.is_some() && n.order_id == stale {
+            return;
+        }
         self.add_notification(InboxItem::from(n), seq, fx);
     }
 

@@ -272,6 +272,46 @@ fn the_servers_inbox_brings_read_state_and_missed_items_without_native_notificat
     assert_eq!(book.unread(), 1);
 }
 
+/// On the base contract a reload after a reconnect shows a move with a notification of its own; the live update
+/// and notification of that same change, arriving after it, are old news, while the next change is not.
+#[test]
+fn a_live_notification_of_a_move_a_reload_already_showed_is_not_shown_again() {
+    check(
+        vec![
+            load(vec![order("o1", Status::Pending, 10)], Source::Initial),
+            load(vec![order("o1", Status::Confirmed, 20)], Source::CatchUp),
+            upd("o1", Status::Confirmed, 20, None),
+            note("n1", "order_status", "o1", 20, None),
+            upd("o1", Status::Preparing, 30, None),
+            note("n2", "order_status", "o1", 30, None),
+            // A notification after an update of another order that was old news is still shown.
+            upd("o2", Status::Pending, 5, None),
+            upd("o2", Status::Pending, 5, None),
+            note("n3", "order_status", "o1", 31, None),
+            // Watching o1: the order room's copy of a new change is old news, but the change's notification is not.
+            upd("o1", Status::Ready, 40, None),
+            single("o1", Status::Ready, 40, None),
+            note("n4", "order_status", "o1", 40, None),
+        ],
+        &[
+            "order o1 pending initial",
+            "stats 1/1/0/0",
+            "order o1 confirmed catch-up",
+            "notify local:o1:confirmed:1795000020000",
+            "inbox+ local:o1:confirmed:1795000020000 order_updates unread=1",
+            "order o1 preparing live",
+            "notify n2",
+            "inbox+ n2 order_updates unread=2",
+            "order o2 pending live",
+            "notify n3",
+            "inbox+ n3 order_updates unread=3",
+            "order o1 ready live",
+            "notify n4",
+            "inbox+ n4 order_updates unread=4",
+        ],
+    );
+}
+
 #[test]
 fn a_reload_turns_every_moved_status_into_the_update_and_one_notification() {
     let book = check(
