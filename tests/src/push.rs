@@ -141,13 +141,20 @@ pub trait Standin {
     }
 }
 
-async fn serve(router: Router) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let task = tokio::spawn(async move {
+/// A stand-in's server task, stopped when the stand-in is dropped.
+struct Serving(tokio::task::JoinHandle<()>);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Serves `router` (plain HTTP) on `listener`.
+fn serve(listener: tokio::net::TcpListener, router: Router) -> Serving {
+    Serving(tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
-    });
-    Ok((addr, task))
+    }))
 }
 
 fn message_of(v: &Value) -> Option<PushMessage> {
@@ -169,7 +176,7 @@ fn message_of(v: &Value) -> Option<PushMessage> {
 pub struct Fcm {
     pub addr: SocketAddr,
     state: Arc<FcmState>,
-    task: tokio::task::JoinHandle<()>,
+    _serving: Serving,
 }
 
 struct FcmState {
@@ -218,10 +225,7 @@ impl Fcm {
             .route("/token", post(fcm_token))
             .route("/v1/projects/{project}/messages:send", post(fcm_send))
             .with_state(state.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
-        Ok((Fcm { addr, state, task }, path))
+        Ok((Fcm { addr, state, _serving: serve(listener, router) }, path))
     }
 
     /// What `--fcm-endpoint` takes.
@@ -238,12 +242,6 @@ impl Fcm {
 impl Standin for Fcm {
     fn inbox(&self) -> &Inbox {
         &self.state.inbox
-    }
-}
-
-impl Drop for Fcm {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 
@@ -359,7 +357,7 @@ pub struct Apns {
     pub team_id: String,
     pub topic: String,
     state: Arc<ApnsState>,
-    task: tokio::task::JoinHandle<()>,
+    _serving: Serving,
 }
 
 struct ApnsState {
@@ -425,7 +423,7 @@ impl Apns {
             }
         });
         let (key_id, team_id, topic) = (state.key_id.clone(), state.team_id.clone(), state.topic.clone());
-        Ok(Apns { addr, ca_file, key_file, key_id, team_id, topic, state, task })
+        Ok(Apns { addr, ca_file, key_file, key_id, team_id, topic, state, _serving: Serving(task) })
     }
 
     /// What `--apns-endpoint` takes.
@@ -453,12 +451,6 @@ impl Apns {
 impl Standin for Apns {
     fn inbox(&self) -> &Inbox {
         &self.state.inbox
-    }
-}
-
-impl Drop for Apns {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 
@@ -543,7 +535,7 @@ async fn apns_send(
 pub struct WebPushReceiver {
     pub addr: SocketAddr,
     state: Arc<WebPushState>,
-    task: tokio::task::JoinHandle<()>,
+    _serving: Serving,
 }
 
 struct WebPushState {
@@ -570,8 +562,9 @@ impl WebPushReceiver {
         let vapid_public = URL_SAFE_NO_PAD.encode(vapid.public_key().to_encoded_point(false).as_bytes());
         let state = Arc::new(WebPushState { inbox: Inbox::default(), vapid_public, subscriptions: Mutex::default() });
         let router = Router::new().route("/push/{id}", post(webpush_receive)).with_state(state.clone());
-        let (addr, task) = serve(router).await?;
-        Ok((WebPushReceiver { addr, state, task }, path))
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        Ok((WebPushReceiver { addr, state, _serving: serve(listener, router) }, path))
     }
 
     /// A new subscription on this service.
@@ -595,12 +588,6 @@ impl WebPushReceiver {
 impl Standin for WebPushReceiver {
     fn inbox(&self) -> &Inbox {
         &self.state.inbox
-    }
-}
-
-impl Drop for WebPushReceiver {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

@@ -49,6 +49,11 @@ impl Rig {
         self.server.api_url()
     }
 
+    /// Registers a device for the customer signed in with `token`: its status and id.
+    async fn register(&self, token: &str, device: &Value) -> Result<(u16, String)> {
+        register_device(&self.http, &self.api(), token, device).await
+    }
+
     /// A new order of alice's, placed by the store owner; returns its id (its "placed" push goes out too).
     fn place_order(&self) -> Result<String> {
         let out = self.server.store_owner(&["place", "--customer", ALICE.0])?;
@@ -112,14 +117,12 @@ async fn a_customer_without_a_socket_gets_a_push_per_transition_on_every_service
     let alice = rest_login(&rig.http, &rig.api(), ALICE).await?;
     let (fcm, apns) = (fcm_token(), apns_token());
     let sub = rig.web.subscribe();
-    let (code, first) =
-        register_device(&rig.http, &rig.api(), &alice, &json!({ "platform": "fcm", "token": fcm })).await?;
+    let (code, first) = rig.register(&alice, &json!({ "platform": "fcm", "token": fcm })).await?;
     assert_eq!(code, 201);
-    let (code, again) =
-        register_device(&rig.http, &rig.api(), &alice, &json!({ "platform": "fcm", "token": fcm })).await?;
+    let (code, again) = rig.register(&alice, &json!({ "platform": "fcm", "token": fcm })).await?;
     assert_eq!((code, &again), (200, &first), "the same token again is the same device");
-    register_device(&rig.http, &rig.api(), &alice, &json!({ "platform": "apns", "token": apns })).await?;
-    register_device(&rig.http, &rig.api(), &alice, &json!({ "platform": "webpush", "subscription": sub.json })).await?;
+    rig.register(&alice, &json!({ "platform": "apns", "token": apns })).await?;
+    rig.register(&alice, &json!({ "platform": "webpush", "subscription": sub.json })).await?;
 
     let order = rig.place_order()?;
     let other = rig.place_order()?;
@@ -181,7 +184,7 @@ async fn no_push_while_the_app_has_a_live_socket() -> Result<()> {
     use futures_util::FutureExt as _;
     let rig = Rig::start().await?;
     let alice = rest_login(&rig.http, &rig.api(), ALICE).await?;
-    register_device(&rig.http, &rig.api(), &alice, &json!({ "platform": "fcm", "token": fcm_token() })).await?;
+    rig.register(&alice, &json!({ "platform": "fcm", "token": fcm_token() })).await?;
     let order = rig.place_order()?;
     rig.fcm.wait_for(1, WAIT).await?;
 
@@ -217,9 +220,9 @@ async fn failures_are_retried_and_gone_devices_removed() -> Result<()> {
     let alice = rest_login(&rig.http, &rig.api(), ALICE).await?;
     let (fcm, apns) = (fcm_token(), apns_token());
     let sub = rig.web.subscribe();
-    register_device(&rig.http, &rig.api(), &alice, &json!({ "platform": "fcm", "token": fcm })).await?;
-    register_device(&rig.http, &rig.api(), &alice, &json!({ "platform": "apns", "token": apns })).await?;
-    register_device(&rig.http, &rig.api(), &alice, &json!({ "platform": "webpush", "subscription": sub.json })).await?;
+    rig.register(&alice, &json!({ "platform": "fcm", "token": fcm })).await?;
+    rig.register(&alice, &json!({ "platform": "apns", "token": apns })).await?;
+    rig.register(&alice, &json!({ "platform": "webpush", "subscription": sub.json })).await?;
 
     rig.fcm.fail_next(503, Some(1));
     rig.apns.fail_next(503, None);
@@ -259,7 +262,7 @@ async fn nothing_is_lost_to_a_kill_between_change_and_push() -> Result<()> {
     let mut rig = Rig::start().await?;
     let alice = rest_login(&rig.http, &rig.api(), ALICE).await?;
     let token = fcm_token();
-    register_device(&rig.http, &rig.api(), &alice, &json!({ "platform": "fcm", "token": token })).await?;
+    rig.register(&alice, &json!({ "platform": "fcm", "token": token })).await?;
     let order = rig.place_order()?;
     rig.fcm.wait_for(1, WAIT).await?;
 
@@ -284,9 +287,7 @@ async fn signing_out_stops_the_pushes_of_that_sign_in() -> Result<()> {
     let rig = Rig::start().await?;
     let alice = rest_login(&rig.http, &rig.api(), ALICE).await?;
     let sub = rig.web.subscribe();
-    let (_, id) =
-        register_device(&rig.http, &rig.api(), &alice, &json!({ "platform": "webpush", "subscription": sub.json }))
-            .await?;
+    let (_, id) = rig.register(&alice, &json!({ "platform": "webpush", "subscription": sub.json })).await?;
     let res = rig.http.delete(format!("{}/devices/{id}", rig.api())).send().await?;
     assert_eq!(res.status(), 401, "removing a device needs the customer's token");
     let bob = rest_login(&rig.http, &rig.api(), ("bob@example.com", "bob-pass")).await?;
@@ -356,11 +357,11 @@ async fn the_apps_engine_registers_and_is_pushed_to_only_while_suspended() -> Re
 async fn a_stalled_service_holds_up_no_other() -> Result<()> {
     let rig = Rig::start().await?;
     let alice = rest_login(&rig.http, &rig.api(), ALICE).await?;
-    register_device(&rig.http, &rig.api(), &alice, &json!({ "platform": "apns", "token": apns_token() })).await?;
-    register_device(&rig.http, &rig.api(), &alice, &json!({ "platform": "fcm", "token": fcm_token() })).await?;
+    rig.register(&alice, &json!({ "platform": "apns", "token": apns_token() })).await?;
+    rig.register(&alice, &json!({ "platform": "fcm", "token": fcm_token() })).await?;
     let bob = rest_login(&rig.http, &rig.api(), ("bob@example.com", "bob-pass")).await?;
     let sub = rig.web.subscribe();
-    register_device(&rig.http, &rig.api(), &bob, &json!({ "platform": "webpush", "subscription": sub.json })).await?;
+    rig.register(&bob, &json!({ "platform": "webpush", "subscription": sub.json })).await?;
     rig.apns.fail_next(0, None);
 
     let order = rig.place_order()?;

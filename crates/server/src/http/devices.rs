@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use order_protocol::{DeviceCreated, DeviceRegistration, PushPlatform};
 
 use super::{ApiError, AppJson, AuthUser};
-use crate::store::Address;
+use crate::store::PushAddress;
 use crate::AppCtx;
 
 pub fn router() -> Router<AppCtx> {
@@ -41,7 +41,7 @@ const APNS_HEX: std::ops::RangeInclusive<usize> = 64..=200;
 
 /// Where the registration says to push, checked (pure): a token the service could have issued, or a
 /// subscription whose keys can encrypt and whose endpoint is `https://` (`http://` only when allowed).
-pub fn address(reg: &DeviceRegistration, allow_http: bool) -> Result<Address, String> {
+pub fn address(reg: &DeviceRegistration, allow_http: bool) -> Result<PushAddress, String> {
     let token = || reg.token.as_deref().map(str::trim).filter(|t| !t.is_empty());
     match reg.platform {
         PushPlatform::Fcm => {
@@ -49,14 +49,14 @@ pub fn address(reg: &DeviceRegistration, allow_http: bool) -> Result<Address, St
             if t.len() > MAX_FCM_TOKEN || !t.bytes().all(|b| b.is_ascii_graphic()) {
                 return Err("`token` is not an FCM registration token".into());
             }
-            Ok(Address::Token(PushPlatform::Fcm, t.to_owned()))
+            Ok(PushAddress::Token(PushPlatform::Fcm, t.to_owned()))
         }
         PushPlatform::Apns => {
             let t = token().ok_or("an APNs device needs its device token in `token`")?;
             if !APNS_HEX.contains(&t.len()) || t.len() % 2 != 0 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err("`token` is not an APNs device token (hex digits)".into());
             }
-            Ok(Address::Token(PushPlatform::Apns, t.to_ascii_lowercase()))
+            Ok(PushAddress::Token(PushPlatform::Apns, t.to_ascii_lowercase()))
         }
         PushPlatform::Webpush => {
             let s = reg.subscription.as_ref().ok_or("a Web Push device needs its `subscription`")?;
@@ -73,7 +73,7 @@ pub fn address(reg: &DeviceRegistration, allow_http: bool) -> Result<Address, St
                 return Err("the subscription's endpoint has no host".into());
             }
             crate::push::webpush::subscription_keys(&s.keys.p256dh, &s.keys.auth)?;
-            Ok(Address::WebPush {
+            Ok(PushAddress::WebPush {
                 endpoint: s.endpoint.clone(),
                 p256dh: s.keys.p256dh.clone(),
                 auth: s.keys.auth.clone(),
@@ -111,7 +111,7 @@ mod tests {
         assert!(address(&reg(PushPlatform::Fcm, Some(&"x".repeat(5000))), false).is_err());
         assert_eq!(
             address(&reg(PushPlatform::Apns, Some(&hex.to_uppercase())), false).unwrap(),
-            Address::Token(PushPlatform::Apns, hex.clone())
+            PushAddress::Token(PushPlatform::Apns, hex.clone())
         );
         assert!(address(&reg(PushPlatform::Apns, Some("../../3/device")), false).is_err(), "it goes into a path");
         assert!(address(&reg(PushPlatform::Apns, Some(&hex[..63])), false).is_err());

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{collapse_key, read_answer, Outcome};
-use crate::store::Address;
+use crate::store::PushAddress;
 
 /// The public production endpoint (the sandbox one is `https://api.sandbox.push.apple.com`).
 pub const DEFAULT_ENDPOINT: &str = "https://api.push.apple.com";
@@ -68,8 +68,8 @@ impl Apns {
         })
     }
 
-    pub async fn send(&self, to: &Address, message: &PushMessage) -> Outcome {
-        let Address::Token(_, device) = to else {
+    pub async fn send(&self, to: &PushAddress, message: &PushMessage) -> Outcome {
+        let PushAddress::Token(_, device) = to else {
             return Outcome::Rejected { why: "not an APNs device".into() };
         };
         let provider = match self.provider_token() {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{collapse_key, read_answer, Answer, Outcome};
-use crate::store::Address;
+use crate::store::PushAddress;
 
 /// The public endpoint.
 pub const DEFAULT_ENDPOINT: &str = "https://fcm.googleapis.com";
@@ -73,8 +73,8 @@ impl Fcm {
         Ok(Fcm { client: super::http_client(root, false)?, account, key, send_url, token: Default::default() })
     }
 
-    pub async fn send(&self, to: &Address, message: &PushMessage) -> Outcome {
-        let Address::Token(_, token) = to else {
+    pub async fn send(&self, to: &PushAddress, message: &PushMessage) -> Outcome {
+        let PushAddress::Token(_, token) = to else {
             return Outcome::Rejected { why: "not an FCM device".into() };
         };
         let access = match self.access_token().await {

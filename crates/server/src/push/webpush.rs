@@ -17,7 +17,7 @@ use serde::Serialize;
 use web_push_native::Auth;
 
 use super::{collapse_key, read_answer, Outcome};
-use crate::store::Address;
+use crate::store::PushAddress;
 
 #[derive(Clone, Debug)]
 pub struct WebPushConfig {
@@ -81,8 +81,8 @@ impl WebPush {
         Ok(WebPush { client: super::http_client(root, false)?, key, public, subject: subject.to_owned() })
     }
 
-    pub async fn send(&self, to: &Address, message: &PushMessage) -> Outcome {
-        let Address::WebPush { endpoint, p256dh, auth } = to else {
+    pub async fn send(&self, to: &PushAddress, message: &PushMessage) -> Outcome {
+        let PushAddress::WebPush { endpoint, p256dh, auth } = to else {
             return Outcome::Rejected { why: "not a Web Push subscription".into() };
         };
         let (authorization, body) = match self.sealed(endpoint, p256dh, auth, message) {

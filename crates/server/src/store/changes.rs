@@ -3,8 +3,11 @@
 use chrono::{DateTime, Utc};
 use order_protocol::{Change, ChangesResponse, Role, User};
 
-use super::{Result, Store, StoreError};
+use super::{meta_number, set_meta_number, Result, Store, StoreError};
 use crate::events::Audience;
+
+/// The `meta` key of the highest `seq` retention removed.
+const PRUNED_THROUGH: &str = "pruned_through";
 
 /// One stored event with what the dispatcher needs to address it.
 #[derive(Clone, Debug)]
@@ -32,9 +35,7 @@ impl Store {
 
     /// The highest `seq` that retention removed (0 when nothing was removed).
     pub async fn pruned_through(&self) -> Result<u64> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT value FROM meta WHERE key = 'pruned_through'").fetch_optional(&self.pool).await?;
-        Ok(row.and_then(|(v,)| v.parse().ok()).unwrap_or(0))
+        Ok(meta_number(&self.pool, PRUNED_THROUGH).await?.unwrap_or(0))
     }
 
     /// Events after position (`seq`, `idx`), oldest first, for the dispatcher.
@@ -88,9 +89,7 @@ impl Store {
                 latest_seq: head,
             });
         }
-        let pruned: Option<(String,)> =
-            sqlx::query_as("SELECT value FROM meta WHERE key = 'pruned_through'").fetch_optional(&mut *tx).await?;
-        let pruned = pruned.and_then(|(v,)| v.parse::<u64>().ok()).unwrap_or(0);
+        let pruned = meta_number(&mut *tx, PRUNED_THROUGH).await?.unwrap_or(0);
         if since < pruned {
             return Err(StoreError::Gone {
                 message: format!(
@@ -165,13 +164,7 @@ impl Store {
         };
         let removed =
             sqlx::query("DELETE FROM changes WHERE seq <= ?").bind(max).execute(&mut *tx).await?.rows_affected();
-        sqlx::query(
-            "INSERT INTO meta (key, value) VALUES ('pruned_through', ?) \
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(max.to_string())
-        .execute(&mut *tx)
-        .await?;
+        set_meta_number(&mut *tx, PRUNED_THROUGH, max as u64).await?;
         let now = Utc::now().timestamp();
         // A sign-in whose last token expired can never be used again; an ended session's log entry has been
         // tailed by every process within seconds.

@@ -4,7 +4,10 @@
 use order_protocol::{names, CustomerNotification, OrderUpdate, PushMessage, PushPlatform};
 use sqlx::Row as _;
 
-use super::{new_id, Result, Store, StoreError};
+use super::{meta_number, new_id, set_meta_number, Result, Store, StoreError};
+
+/// The `meta` key of the push tailer's cursor.
+const PUSH_CURSOR: &str = "push_cursor";
 
 /// A customer keeps at most this many devices; registering one more forgets the oldest (phones are reset and
 /// apps reinstalled without unregistering).
@@ -12,23 +15,23 @@ pub const DEVICES_PER_USER: i64 = 20;
 
 /// Where one device receives push.
 #[derive(Clone, PartialEq, Eq)]
-pub enum Address {
+pub enum PushAddress {
     /// An FCM registration token or an APNs device token.
     Token(PushPlatform, String),
     /// A Web Push subscription: its endpoint, public key and secret (base64url, as the browser gave them).
     WebPush { endpoint: String, p256dh: String, auth: String },
 }
 
-impl Address {
+impl PushAddress {
     pub fn platform(&self) -> PushPlatform {
         match self {
-            Address::Token(p, _) => *p,
-            Address::WebPush { .. } => PushPlatform::Webpush,
+            PushAddress::Token(p, _) => *p,
+            PushAddress::WebPush { .. } => PushPlatform::Webpush,
         }
     }
 }
 
-impl std::fmt::Debug for Address {
+impl std::fmt::Debug for PushAddress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} device", self.platform().service())
     }
@@ -39,7 +42,7 @@ impl std::fmt::Debug for Address {
 pub struct OutboxJob {
     pub id: i64,
     pub device_id: String,
-    pub address: Address,
+    pub address: PushAddress,
     pub message: PushMessage,
     /// Tries already made.
     pub attempts: u32,
@@ -71,10 +74,10 @@ fn now_ms() -> i64 {
 impl Store {
     /// Registers a device for `user_id`, from the sign-in `family`. The same token (or endpoint) again is the same
     /// device, now of this user and sign-in; returns its id and whether it is new.
-    pub async fn register_device(&self, user_id: &str, family: &str, address: &Address) -> Result<(String, bool)> {
+    pub async fn register_device(&self, user_id: &str, family: &str, address: &PushAddress) -> Result<(String, bool)> {
         let (token, p256dh, auth) = match address {
-            Address::Token(_, token) => (token.as_str(), None, None),
-            Address::WebPush { endpoint, p256dh, auth } => (endpoint.as_str(), Some(p256dh), Some(auth)),
+            PushAddress::Token(_, token) => (token.as_str(), None, None),
+            PushAddress::WebPush { endpoint, p256dh, auth } => (endpoint.as_str(), Some(p256dh), Some(auth)),
         };
         let platform = address.platform().as_str();
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -146,9 +149,7 @@ impl Store {
     /// Where the push tailer stands: every change up to it has been turned into outbox jobs. `None` before its
     /// first run.
     pub async fn push_cursor(&self) -> Result<Option<u64>> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT value FROM meta WHERE key = 'push_cursor'").fetch_optional(&self.pool).await?;
-        Ok(row.and_then(|(v,)| v.parse().ok()))
+        meta_number(&self.pool, PUSH_CURSOR).await
     }
 
     /// The customer notifications committed after `cursor`, at most `limit`, and the position they take the
@@ -223,9 +224,7 @@ impl Store {
         to: u64,
     ) -> Result<Option<u64>> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let at: Option<(String,)> =
-            sqlx::query_as("SELECT value FROM meta WHERE key = 'push_cursor'").fetch_optional(&mut *tx).await?;
-        if at.and_then(|(v,)| v.parse::<u64>().ok()) != from {
+        if meta_number(&mut *tx, PUSH_CURSOR).await? != from {
             return Ok(None);
         }
         let now = now_ms();
@@ -248,13 +247,7 @@ impl Store {
                 .rows_affected();
             }
         }
-        sqlx::query(
-            "INSERT INTO meta (key, value) VALUES ('push_cursor', ?) \
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(to.to_string())
-        .execute(&mut *tx)
-        .await?;
+        set_meta_number(&mut *tx, PUSH_CURSOR, to).await?;
         tx.commit().await?;
         Ok(Some(queued))
     }
@@ -296,9 +289,11 @@ impl Store {
             };
             let token: String = row.get(4);
             let address = match (platform, row.get::<Option<String>, _>(5), row.get::<Option<String>, _>(6)) {
-                (PushPlatform::Webpush, Some(p256dh), Some(auth)) => Address::WebPush { endpoint: token, p256dh, auth },
+                (PushPlatform::Webpush, Some(p256dh), Some(auth)) => {
+                    PushAddress::WebPush { endpoint: token, p256dh, auth }
+                }
                 (PushPlatform::Webpush, _, _) => continue,
-                (p, _, _) => Address::Token(p, token),
+                (p, _, _) => PushAddress::Token(p, token),
             };
             jobs.push(OutboxJob { id, device_id: row.get(1), address, message, attempts: row.get::<i64, _>(3) as u32 });
             if jobs.len() == limit {

@@ -27,7 +27,7 @@ use sqlx::SqlitePool;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 pub use changes::EventRow;
-pub use devices::{Address, Notable, OutboxJob, Settled, DEVICES_PER_USER};
+pub use devices::{Notable, OutboxJob, PushAddress, Settled, DEVICES_PER_USER};
 pub use orders::OrderInput;
 pub use sessions::{judge, FamilyState, Rotation, SessionEnd, Verdict};
 pub use users::{verify_nobody, SignedIn, UserRecord};
@@ -142,6 +142,23 @@ impl Store {
 fn read_connections() -> u32 {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
     (2 * cores).clamp(2, 8)
+}
+
+/// A number kept in `meta` under `key` (`None` when absent or not a number).
+async fn meta_number<'e>(db: impl sqlx::SqliteExecutor<'e>, key: &str) -> Result<Option<u64>> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT value FROM meta WHERE key = ?").bind(key).fetch_optional(db).await?;
+    Ok(row.and_then(|(v,)| v.parse().ok()))
+}
+
+/// Keeps `value` in `meta` under `key`.
+async fn set_meta_number<'e>(db: impl sqlx::SqliteExecutor<'e>, key: &str, value: u64) -> Result<()> {
+    sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+        .bind(key)
+        .bind(value.to_string())
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 /// The current time at millisecond precision (what JavaScript clients can represent).
