@@ -19,6 +19,7 @@ pub mod desktop;
 pub mod e2e;
 pub mod fault_proxy;
 pub mod node_peer;
+pub mod pg;
 mod pipe;
 pub mod procs;
 pub mod push;

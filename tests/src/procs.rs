@@ -144,7 +144,8 @@ pub struct OrderServer {
     pub addr: SocketAddr,
     /// Where its `/metrics` listener is (a loopback port of its own).
     pub metrics_addr: SocketAddr,
-    pub db: PathBuf,
+    /// Its `--db`: a SQLite file path or a PostgreSQL URL.
+    pub db: String,
 }
 
 impl OrderServer {
@@ -155,9 +156,13 @@ impl OrderServer {
 
     /// Same, on a given address (to restart a server where its clients expect it).
     pub fn start_at(dir: &Path, addr: &str, extra: &[&str]) -> Result<OrderServer> {
+        Self::start_on(&dir.join("orders.db").display().to_string(), addr, extra)
+    }
+
+    /// Same, on any database `--db` takes (a PostgreSQL URL needs `--jwt-secret-file` in `extra`).
+    pub fn start_on(db: &str, addr: &str, extra: &[&str]) -> Result<OrderServer> {
         let mut cmd = Command::new(workspace_binary("order-server")?);
-        cmd.args(["--seed", "--addr", addr, "--metrics-addr", "127.0.0.1:0", "--db"])
-            .arg(dir.join("orders.db"))
+        cmd.args(["--seed", "--addr", addr, "--metrics-addr", "127.0.0.1:0", "--db", db])
             .args(extra)
             .env("RUST_LOG", "order_server=info");
         let mut proc = Proc::spawn("order-server", &mut cmd)?;
@@ -167,7 +172,7 @@ impl OrderServer {
             url_in(&line).trim_end_matches("/metrics").parse().context("order-server's metrics address")?;
         let line = proc.wait_for_line("listening on http://", Duration::from_secs(60))?;
         let addr = url_in(&line).parse().context("order-server's address")?;
-        Ok(OrderServer { proc, addr, metrics_addr, db: dir.join("orders.db") })
+        Ok(OrderServer { proc, addr, metrics_addr, db: db.to_owned() })
     }
 
     /// Acts as the store owner through the server's CLI on the same database (`order-server order …`);

@@ -1,5 +1,6 @@
-//! `cargo xtask bench [server [--abuse]|client|app|push]`: benchmarks that print their figures side by side.
-//! `server` is the fan-out benchmark; `server --abuse` the honest clients' delivery while others attack;
+//! `cargo xtask bench [server [--abuse|--db postgres]|client|app|push]`: benchmarks that print their figures
+//! side by side. `server` is the fan-out benchmark; `server --abuse` the honest clients' delivery while others
+//! attack; `server --db postgres` one SQLite instance beside one and two PostgreSQL instances;
 //! `push` pushes to 10,000 devices through the FCM stand-in. Performance targets live here, never in timed
 //! tests. `app` is [`crate::bench_app`].
 
@@ -16,6 +17,13 @@ pub fn run(args: &[&str]) -> Result<()> {
     for w in which {
         if w == "app" {
             crate::bench_app::run()?;
+            continue;
+        }
+        if w == "server" && args.windows(2).any(|p| p == ["--db", "postgres"]) {
+            // The servers as they ship (release), beside a throwaway PostgreSQL; the driver in the dev profile.
+            util::run(util::cargo().args(["build", "--release", "--locked", "-p", "order-server"]))?;
+            let bench = ["bench", "--locked", "--profile", "dev", "-p", "live-orders-tests", "--bench", "scaleout"];
+            util::run(util::cargo().args(bench).env("LIVE_ORDERS_PROFILE", "release"))?;
             continue;
         }
         if w == "push" {

@@ -29,6 +29,7 @@ use common::{
 };
 use futures_util::{SinkExt, StreamExt};
 use order_server::auth::Keys;
+use order_server::store::DbLocation;
 use tokio_tungstenite::tungstenite::Message;
 
 /// Honest client `i`'s own loopback address.
@@ -228,7 +229,7 @@ async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("bench.db");
     let keys = Keys::new(SECRET.as_bytes());
-    let Tokens { customers, owner } = prepare_db(&db, n + 1, &keys).await?;
+    let Tokens { customers, owner } = prepare_db(&DbLocation::Sqlite(db.clone()), n + 1, &keys).await?;
     let secret_file = dir.path().join("secret");
     std::fs::write(&secret_file, SECRET)?;
     let target = start_order_server(&db, &secret_file, &["--metrics-addr", "127.0.0.1:0"], "error").await?;

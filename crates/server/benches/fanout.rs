@@ -33,6 +33,7 @@ use common::{
     Shared, Target, Tokens, SECRET,
 };
 use order_server::auth::Keys;
+use order_server::store::DbLocation;
 use tokio::process::Command;
 
 #[derive(Default, Clone)]
@@ -205,7 +206,7 @@ async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("bench.db");
     let keys = Keys::new(SECRET.as_bytes());
-    let tokens = prepare_db(&db, max, &keys).await?;
+    let tokens = prepare_db(&DbLocation::Sqlite(db.clone()), max, &keys).await?;
     let secret_file = dir.path().join("secret");
     std::fs::write(&secret_file, SECRET)?;
 

@@ -11,15 +11,21 @@ use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand};
 use order_protocol::{Address, DisconnectReason, Item, Role, Status};
 
-use crate::store::{OrderInput, Store};
+use crate::store::{DbLocation, OrderInput, Store};
 use crate::{default_db_path, spawn, ServerConfig};
 
 #[derive(Parser, Debug)]
-#[command(name = "order-server", version, about = "The Live Orders reference backend (REST + Socket.IO over SQLite)")]
+#[command(
+    name = "order-server",
+    version,
+    about = "The Live Orders reference backend (REST + Socket.IO over SQLite or PostgreSQL)"
+)]
 pub struct Cli {
-    /// The SQLite database file (created on first start).
-    #[arg(long, global = true, env = "ORDER_SERVER_DB")]
-    pub db: Option<PathBuf>,
+    /// Where the data lives: a SQLite file path (created on first start; the default), or a PostgreSQL URL
+    /// (postgres://user:password@host:port/dbname) that several instances share. Also read from DATABASE_URL.
+    /// Read as text and parsed by `DbLocation::parse`, whose refusal hides a password (clap's would quote it).
+    #[arg(long, global = true, env = "ORDER_SERVER_DB", value_name = "PATH|URL")]
+    pub db: Option<String>,
     #[command(flatten)]
     pub serve: ServeArgs,
     #[command(subcommand)]
@@ -48,6 +54,11 @@ pub struct ServeArgs {
     /// Default: the app's own origins and localhost.
     #[arg(long = "cors-origin", env = "ORDER_SERVER_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+    /// A load balancer in front of this server (repeatable): a request from it is counted against the client
+    /// its `X-Forwarded-For` names (the last entry, which it appended), so per-address limits hold per
+    /// customer. Only addresses of your own proxies: anyone else's header is ignored.
+    #[arg(long = "trusted-proxy", env = "ORDER_SERVER_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Days the change log stays replayable by `changes?since=`.
     #[arg(long, env = "ORDER_SERVER_RETENTION_DAYS", default_value_t = 7.0)]
     pub retention_days: f64,
@@ -247,7 +258,13 @@ fn init_tracing() {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let db = cli.db.unwrap_or_else(default_db_path);
+    let db = match (cli.db, std::env::var("DATABASE_URL")) {
+        (Some(db), _) => DbLocation::parse(&db).map_err(anyhow::Error::msg)?,
+        (None, Ok(url)) if !url.trim().is_empty() => {
+            DbLocation::parse(&url).map_err(|e| anyhow::anyhow!("DATABASE_URL: {e}"))?
+        }
+        _ => DbLocation::Sqlite(default_db_path()),
+    };
     match cli.command {
         None => serve(cli.serve, db).await,
         Some(Command::Order(cmd)) => order_command(cmd, &db).await,
@@ -259,7 +276,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// every user of the machine).
 const SECRET_VARIABLE: &str = "ORDER_SERVER_JWT_SECRET";
 
-async fn serve(args: ServeArgs, db: PathBuf) -> anyhow::Result<()> {
+async fn serve(args: ServeArgs, db: DbLocation) -> anyhow::Result<()> {
     let mut config = ServerConfig::new(args.addr, db.clone());
     config.seed = args.seed;
     config.demo = args.demo;
@@ -269,15 +286,23 @@ async fn serve(args: ServeArgs, db: PathBuf) -> anyhow::Result<()> {
         config.cors_origins = args.cors_origins;
     }
     config.metrics_addr = args.metrics_addr;
+    config.trusted_proxies = args.trusted_proxies;
     args.limits.apply(&mut config);
     args.push.apply(&mut config)?;
-    config.jwt_secret = Some(match (&args.jwt_secret_file, std::env::var(SECRET_VARIABLE)) {
-        (None, Ok(text)) => crate::auth::secret_from_text(text.as_bytes(), SECRET_VARIABLE)?,
-        (file, _) => crate::auth::load_or_create_secret(file.as_deref(), &db)?,
+    config.jwt_secret = Some(match (&args.jwt_secret_file, std::env::var(SECRET_VARIABLE), &db) {
+        (None, Ok(text), _) => crate::auth::secret_from_text(text.as_bytes(), SECRET_VARIABLE)?,
+        (Some(file), _, _) => crate::auth::load_or_create_secret(Some(file), std::path::Path::new(""))?,
+        (None, _, DbLocation::Sqlite(path)) => crate::auth::load_or_create_secret(None, path)?,
+        // Every instance must sign and accept the same tokens, and none can make that secret up alone.
+        (None, _, DbLocation::Postgres(_)) => bail!(
+            "order-server on PostgreSQL needs the JWT secret its instances share: give --jwt-secret-file FILE \
+             (or ORDER_SERVER_JWT_SECRET_FILE), or the secret itself in {SECRET_VARIABLE}; make one with \
+             `head -c 32 /dev/urandom | base64 > jwt-secret`"
+        ),
     });
     let push_line = (!config.push.platforms().is_empty()).then(|| config.push.summary());
     let server = spawn(config).await?;
-    tracing::info!(db = %db.display(), "database");
+    tracing::info!(%db, "database");
     if let Some(line) = push_line {
         println!("order-server push: {line}");
     }
@@ -307,11 +332,18 @@ async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-async fn order_command(cmd: OrderCommand, db: &std::path::Path) -> anyhow::Result<()> {
-    if !db.exists() {
-        bail!("no database at {} (start the server once, or pass --db)", db.display());
+/// Opens the database of a running (or once started) server, for a command of the store owner.
+async fn open_existing(db: &DbLocation) -> anyhow::Result<Store> {
+    if let DbLocation::Sqlite(path) = db {
+        if !path.exists() {
+            bail!("no database at {} (start the server once, or pass --db)", path.display());
+        }
     }
-    let store = Store::open(db).await.with_context(|| format!("cannot open {}", db.display()))?;
+    Store::open(db).await.with_context(|| format!("cannot open {db}"))
+}
+
+async fn order_command(cmd: OrderCommand, db: &DbLocation) -> anyhow::Result<()> {
+    let store = open_existing(db).await?;
     let result = order_command_on(cmd, &store).await;
     store.close().await;
     result
@@ -367,11 +399,8 @@ async fn order_command_on(cmd: OrderCommand, store: &Store) -> anyhow::Result<()
     Ok(())
 }
 
-async fn user_command(cmd: UserCommand, db: &std::path::Path) -> anyhow::Result<()> {
-    if !db.exists() {
-        bail!("no database at {} (start the server once, or pass --db)", db.display());
-    }
-    let store = Store::open(db).await.with_context(|| format!("cannot open {}", db.display()))?;
+async fn user_command(cmd: UserCommand, db: &DbLocation) -> anyhow::Result<()> {
+    let store = open_existing(db).await?;
     let result = async {
         match cmd {
             UserCommand::SetRole { email, role } => {

@@ -1,9 +1,10 @@
 //! The dispatcher: emits each committed event to its rooms, oldest first, whichever process committed it.
 //!
 //! This process's own changes arrive from the store's writer right after their commit, with their payloads,
-//! and are emitted at once. Changes written by other processes on the same file (the store-owner CLI, another
-//! instance) are found by reading the change log: every `poll_interval`, and at once whenever an arriving
-//! event does not follow the last one emitted (something was committed in between). So the events go out in
+//! and are emitted at once. Changes written by other processes on the same database (the store-owner CLI,
+//! another instance) are found by reading the change log: when the database rings the store's doorbell
+//! (PostgreSQL's NOTIFY), every `poll_interval`, and at once whenever an arriving event does not follow the
+//! last one emitted (something was committed in between). So the events go out in
 //! `seq` order, each once, the way a MongoDB change stream would surface them. It starts at the log's end:
 //! events from before a restart are not re-sent live; clients get them by `changes?since=`.
 
@@ -36,6 +37,8 @@ pub async fn run(ctx: AppCtx, io: SocketIo, start_seq: u64, poll_interval: Durat
     // `u32::MAX`: every event of `start_seq` is behind us.
     let mut pos = Position(start_seq, u32::MAX);
     ctx.metrics.dispatched_seq.store(pos.0, Ordering::Relaxed);
+    // Rung by the database when another instance committed (PostgreSQL); the poll is the fallback.
+    let doorbell = ctx.store.doorbell();
     let mut poll = tokio::time::interval(poll_interval);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -52,6 +55,7 @@ pub async fn run(ctx: AppCtx, io: SocketIo, start_seq: u64, poll_interval: Durat
                 }
             } => Wake::Committed(batch),
             _ = poll.tick() => Wake::Poll,
+            _ = doorbell.notified() => Wake::Poll,
             _ = stop.wait_for(|s| *s) => Wake::Stop,
         };
         match wake {
@@ -120,7 +124,7 @@ async fn emit(ctx: &AppCtx, io: &SocketIo, row: &EventRow, pos: &mut Position) {
     ctx.metrics.emitted_events.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Prunes the change log past its retention, hourly, and logs the counters.
+/// Prunes the change log past its retention, hourly.
 pub async fn retention(ctx: AppCtx, keep: Duration, mut stop: watch::Receiver<bool>) {
     loop {
         let cutoff = chrono::Utc::now() - chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::days(7));
@@ -129,6 +133,16 @@ pub async fn retention(ctx: AppCtx, keep: Duration, mut stop: watch::Receiver<bo
             Ok(n) => tracing::info!(removed = n, "pruned old changes"),
             Err(e) => tracing::error!(error = %e, "pruning the change log failed"),
         }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// Logs the counters hourly (every instance its own).
+pub async fn stats(ctx: AppCtx, mut stop: watch::Receiver<bool>) {
+    loop {
         let (connected, emitted, seq) = ctx.metrics.get();
         tracing::info!(connected_sockets = connected, emitted_events = emitted, dispatched_seq = seq, "server stats");
         tokio::select! {

@@ -18,6 +18,7 @@ pub mod demo;
 pub mod dispatcher;
 pub mod events;
 pub mod http;
+pub mod leases;
 pub mod limits;
 pub mod push;
 pub mod realtime;
@@ -40,8 +41,9 @@ pub use context::AppCtx;
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     pub addr: SocketAddr,
-    pub db_path: PathBuf,
-    /// The JWT signing secret; `None` loads or creates `<database file>.jwt-secret` beside the database.
+    pub db: store::DbLocation,
+    /// The JWT signing secret; `None` loads or creates `<database file>.jwt-secret` beside a SQLite database
+    /// (PostgreSQL's instances must be given the one they share).
     pub jwt_secret: Option<Vec<u8>>,
     /// Create the demo users and orders if absent.
     pub seed: bool,
@@ -63,6 +65,8 @@ pub struct ServerConfig {
     pub poll_interval: Duration,
     /// Allowed CORS origins; `scheme://host:*` allows any port, `*` allows every origin.
     pub cors_origins: Vec<String>,
+    /// Load balancers whose `X-Forwarded-For` names the client (`http/forwarded.rs`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Login attempts per client address per minute.
     pub login_attempts_per_minute: u32,
     /// Failed logins of one account from one address before each further try waits (doubling from 1 s, at
@@ -94,11 +98,11 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// Defaults for a real server on `addr` with its database at `db_path`.
-    pub fn new(addr: SocketAddr, db_path: PathBuf) -> Self {
+    /// Defaults for a real server on `addr` with its data at `db`.
+    pub fn new(addr: SocketAddr, db: store::DbLocation) -> Self {
         ServerConfig {
             addr,
-            db_path,
+            db,
             jwt_secret: None,
             seed: false,
             demo: false,
@@ -110,6 +114,7 @@ impl ServerConfig {
             change_retention: Duration::from_secs(7 * 24 * 3600),
             poll_interval: Duration::from_millis(75),
             cors_origins: default_cors_origins(),
+            trusted_proxies: Vec::new(),
             login_attempts_per_minute: 30,
             login_failures_free: 5,
             login_backoff_max: Duration::from_secs(300),
@@ -134,11 +139,16 @@ impl ServerConfig {
     /// tokens with.
     pub fn for_tests(db_path: PathBuf) -> Self {
         let secret = auth::load_or_create_secret(None, &db_path).expect("a JWT secret beside the test database");
+        ServerConfig::for_tests_on(store::DbLocation::Sqlite(db_path), secret)
+    }
+
+    /// [`ServerConfig::for_tests`] on any database, with the secret its instances share.
+    pub fn for_tests_on(db: store::DbLocation, secret: Vec<u8>) -> Self {
         ServerConfig {
             jwt_secret: Some(secret),
             seed: true,
             metrics_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
-            ..ServerConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), db_path)
+            ..ServerConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), db)
         }
     }
 }
@@ -209,15 +219,18 @@ impl RunningServer {
 
 /// Opens the database, seeds it if asked, binds the address and serves REST + Socket.IO until shutdown.
 pub async fn spawn(config: ServerConfig) -> anyhow::Result<RunningServer> {
-    let store = store::Store::open(&config.db_path)
-        .await
-        .with_context(|| format!("cannot open the database {}", config.db_path.display()))?;
-    let secret = match &config.jwt_secret {
-        Some(s) => s.clone(),
-        None => auth::load_or_create_secret(None, &config.db_path)?,
+    let secret = match (&config.jwt_secret, &config.db) {
+        (Some(s), _) => s.clone(),
+        (None, store::DbLocation::Sqlite(path)) => auth::load_or_create_secret(None, path)?,
+        (None, store::DbLocation::Postgres(_)) => {
+            anyhow::bail!("order-server on PostgreSQL needs the JWT secret its instances share")
+        }
     };
+    let store =
+        store::Store::open(&config.db).await.with_context(|| format!("cannot open the database {}", config.db))?;
     if config.seed || config.demo {
-        seed::seed(&store).await.context("cannot seed the database")?;
+        // Instances starting together on one database seed one after the other (the later find it done).
+        leases::one_at_a_time(&store, "seed", seed::seed(&store)).await.context("cannot seed the database")?;
     }
     let ctx = AppCtx::new(store, auth::Keys::new(&secret), &config);
     let (sio_layer, io) = realtime::layer(ctx.clone(), &config);
@@ -227,7 +240,8 @@ pub async fn spawn(config: ServerConfig) -> anyhow::Result<RunningServer> {
 
     let (stop, stopped) = watch::channel(false);
     // First, as it reads the configured key files: a bad one stops the start with its reason.
-    let mut tasks = push::start(ctx.clone(), io.clone(), &config.push, config.poll_interval, stopped.clone())?;
+    let push = push::Push::new(&config.push)?;
+    let mut tasks = Vec::new();
     let listener = match tokio::net::TcpListener::bind(config.addr).await {
         Ok(l) => l,
         Err(e) => {
@@ -259,9 +273,23 @@ pub async fn spawn(config: ServerConfig) -> anyhow::Result<RunningServer> {
                 .await;
         }));
     }
-    tasks.push(tokio::spawn(dispatcher::retention(ctx.clone(), config.change_retention, stopped.clone())));
+    tasks.push(tokio::spawn(dispatcher::stats(ctx.clone(), stopped.clone())));
+    // Each of these runs on one instance of several (always here on SQLite).
+    if push.is_on() {
+        let (ctx, io, poll) = (ctx.clone(), io.clone(), config.poll_interval);
+        tasks.push(tokio::spawn(leases::run_leased(ctx.store.clone(), "push", stopped.clone(), move |stop| {
+            push.spawn(&ctx, &io, poll, stop)
+        })));
+    }
+    let (retention_ctx, keep) = (ctx.clone(), config.change_retention);
+    tasks.push(tokio::spawn(leases::run_leased(ctx.store.clone(), "retention", stopped.clone(), move |stop| {
+        vec![tokio::spawn(dispatcher::retention(retention_ctx.clone(), keep, stop))]
+    })));
     if config.demo {
-        tasks.push(tokio::spawn(demo::run(ctx.store.clone(), config.demo_interval, stopped.clone())));
+        let (store, every) = (ctx.store.clone(), config.demo_interval);
+        tasks.push(tokio::spawn(leases::run_leased(ctx.store.clone(), "demo", stopped.clone(), move |stop| {
+            vec![tokio::spawn(demo::run(store.clone(), every, stop))]
+        })));
     }
     let mut shutdown = stopped;
     let server = tokio::spawn(async move {

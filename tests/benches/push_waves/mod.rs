@@ -93,7 +93,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 async fn prepare(db: &std::path::Path, n: usize) -> Result<Vec<String>> {
     use order_protocol::{Address, Item, Role, User};
     use order_server::store::{OrderInput, Store};
-    let store = Store::open(db).await?;
+    let store = Store::open(&order_server::store::DbLocation::Sqlite(db.to_owned())).await?;
     let mut tx = store.pool().begin().await?;
     let ts = chrono::Utc::now().to_rfc3339();
     let now = chrono::Utc::now().timestamp();

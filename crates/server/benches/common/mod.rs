@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use order_protocol::{Address, Delivery, Item, Order, Role, Status, StatusEntry, User};
 use order_server::auth::{Claims, Keys};
-use order_server::store::Store;
+use order_server::store::{DbLocation, Store};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Child;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -69,8 +69,13 @@ pub fn clock_ticks() -> f64 {
 
 /// Starts the built order-server on `db`, signing with the secret in `secret_file`, with `extra` flags and
 /// `RUST_LOG=log`; returns once it listens.
-pub async fn start_order_server(db: &Path, secret_file: &Path, extra: &[&str], log: &str) -> anyhow::Result<Target> {
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_order-server"))
+pub async fn start_order_server(
+    db: impl AsRef<std::ffi::OsStr>,
+    secret_file: &Path,
+    extra: &[&str],
+    log: &str,
+) -> anyhow::Result<Target> {
+    let child = tokio::process::Command::new(order_server_binary())
         .args(["--addr", "127.0.0.1:0", "--db"])
         .arg(db)
         .arg("--jwt-secret-file")
@@ -81,6 +86,18 @@ pub async fn start_order_server(db: &Path, secret_file: &Path, extra: &[&str], l
         .kill_on_drop(true)
         .spawn()?;
     Ok(wait_listening(child, "order-server", "listening on ").await)
+}
+
+/// The order-server binary: cargo's, in order-server's own benchmarks; else the one of the profile
+/// `LIVE_ORDERS_PROFILE` names (default `release`) in the target folder, for benchmarks of other packages.
+pub fn order_server_binary() -> PathBuf {
+    match option_env!("CARGO_BIN_EXE_order-server") {
+        Some(path) => PathBuf::from(path),
+        None => {
+            let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+            target.join(std::env::var("LIVE_ORDERS_PROFILE").unwrap_or_else(|_| "release".into())).join("order-server")
+        }
+    }
 }
 
 pub async fn wait_listening(mut child: Child, name: &'static str, prefix: &str) -> Target {
@@ -110,18 +127,18 @@ pub struct Tokens {
 
 /// Fills the database with `n` customers with an order each, and signs each user in (a sign-in row and its
 /// token), for both servers: order-server checks the sign-in, the Node server only the signature.
-pub async fn prepare_db(path: &Path, n: usize, keys: &Keys) -> anyhow::Result<Tokens> {
-    let store = Store::open(path).await?;
+pub async fn prepare_db(db: &DbLocation, n: usize, keys: &Keys) -> anyhow::Result<Tokens> {
+    let store = Store::open(db).await?;
     let exp = chrono::Utc::now().timestamp() + 24 * 3600;
     let mut tx = store.pool().begin().await?;
     let now = order_server::store::now();
     let ts = now.to_rfc3339();
-    sqlx::query("INSERT INTO users VALUES ('owner', 'Owner', 'owner@bench', 'store_owner', 'x', ?)")
+    sqlx::query("INSERT INTO users VALUES ('owner', 'Owner', 'owner@bench', 'store_owner', 'x', $1)")
         .bind(&ts)
         .execute(&mut *tx)
         .await?;
     for i in 0..n {
-        sqlx::query("INSERT INTO users VALUES (?, ?, ?, 'customer', 'x', ?)")
+        sqlx::query("INSERT INTO users VALUES ($1, $2, $3, 'customer', 'x', $4)")
             .bind(format!("c{i}"))
             .bind(format!("Customer {i}"))
             .bind(format!("c{i}@bench"))
@@ -146,7 +163,7 @@ pub async fn prepare_db(path: &Path, n: usize, keys: &Keys) -> anyhow::Result<To
             created_at: now,
             updated_at: now,
         };
-        sqlx::query("INSERT INTO orders VALUES (?, ?, ?, 'preparing', ?)")
+        sqlx::query("INSERT INTO orders VALUES ($1, $2, $3, 'preparing', $4)")
             .bind(&order.id)
             .bind(i as i64)
             .bind(&order.customer)
@@ -165,7 +182,7 @@ pub async fn prepare_db(path: &Path, n: usize, keys: &Keys) -> anyhow::Result<To
         let claims = Claims::new(&user, &format!("f-{}", user.id), exp);
         sqlx::query(
             "INSERT INTO token_families (id, user_id, created_at, expires_at, current_jti, current_exp) \
-             VALUES (?, ?, 0, ?, ?, ?)",
+             VALUES ($1, $2, 0, $3, $4, $5)",
         )
         .bind(&claims.fam)
         .bind(&user.id)
@@ -290,6 +307,8 @@ pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// The workspace root (the folder of `Cargo.lock`), whichever package's benchmark this is.
 pub fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.ancestors().find(|d| d.join("Cargo.lock").exists()).unwrap_or(manifest).to_owned()
 }

@@ -33,6 +33,9 @@ pub enum ApiError {
     /// A limit: `what` was too many; the answer says when to try again (`Retry-After`).
     #[error("too many {what}; try again in {} s", retry_after(*.wait))]
     TooManyRequests { what: &'static str, wait: Duration },
+    /// The database cannot be reached (restarting, or the network): nothing was done; try again shortly.
+    #[error("the order database is unavailable right now; nothing was changed, try again shortly")]
+    Unavailable(String),
     /// The detail is logged, never sent.
     #[error("internal error")]
     Internal(String),
@@ -50,6 +53,7 @@ impl ApiError {
             ApiError::Gone { .. } => StatusCode::GONE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -57,13 +61,18 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(detail) = &self {
-            tracing::error!(%detail, "request failed");
+        match &self {
+            ApiError::Internal(detail) => tracing::error!(%detail, "request failed"),
+            ApiError::Unavailable(detail) => tracing::warn!(%detail, "request refused: database unavailable"),
+            _ => {}
         }
         let (status, message) = (self.status(), self.to_string());
         match self {
             ApiError::Gone { latest_seq, .. } => {
                 (status, Json(serde_json::json!({ "message": message, "latestSeq": latest_seq }))).into_response()
+            }
+            ApiError::Unavailable(_) => {
+                (status, [(header::RETRY_AFTER, "1".to_owned())], Json(ErrorBody { message })).into_response()
             }
             ApiError::TooManyRequests { wait, .. } => {
                 let secs = retry_after(wait);
@@ -86,6 +95,7 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(m) => ApiError::BadRequest(m),
             StoreError::Conflict(m) => ApiError::Conflict(m),
             StoreError::Gone { message, latest_seq } => ApiError::Gone { message, latest_seq },
+            other if other.is_unavailable() => ApiError::Unavailable(other.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }

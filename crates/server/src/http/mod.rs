@@ -6,6 +6,7 @@ mod auth;
 mod devices;
 mod error;
 mod extract;
+mod forwarded;
 mod health;
 mod notifications;
 mod orders;
@@ -48,7 +49,13 @@ async fn no_route(method: Method, axum::extract::OriginalUri(uri): axum::extract
 
 /// CORS and request tracing, around everything (REST and Socket.IO's polling transport alike).
 pub fn with_outer_layers(app: Router, config: &ServerConfig) -> Router {
-    app.layer(cors(&config.cors_origins)).layer(TraceLayer::new_for_http())
+    let trusted = std::sync::Arc::new(config.trusted_proxies.clone());
+    app.layer(cors(&config.cors_origins)).layer(TraceLayer::new_for_http()).layer(axum::middleware::map_request(
+        move |req: axum::extract::Request| {
+            let trusted = trusted.clone();
+            async move { forwarded::rewrite(&trusted, req) }
+        },
+    ))
 }
 
 /// Allows the configured origins; an entry `scheme://host:*` allows every port of that host.

@@ -228,49 +228,68 @@ impl PushCounters {
     }
 }
 
-/// Reads the configured keys and starts the tailer and one worker per service. Fails with the reason when a
-/// key file cannot be read or used.
-pub fn start(
-    ctx: AppCtx,
-    io: SocketIo,
-    config: &PushConfig,
-    poll: Duration,
-    stop: watch::Receiver<bool>,
-) -> anyhow::Result<Vec<JoinHandle<()>>> {
-    let root = match &config.extra_root {
-        Some(path) => {
-            let pem =
-                std::fs::read(path).with_context(|| format!("cannot read the push CA file {}", path.display()))?;
-            Some(
-                reqwest::Certificate::from_pem(&pem)
-                    .with_context(|| format!("{} is not a PEM certificate", path.display()))?,
-            )
+/// The configured push services, ready to run (see [`Push::spawn`]); `None` services are off.
+pub struct Push {
+    senders: Vec<(PushPlatform, Arc<Sender>)>,
+    platforms: Vec<PushPlatform>,
+    concurrency: usize,
+}
+
+impl Push {
+    /// Reads the configured key files and makes each service's sender: a bad file stops the start with its
+    /// reason.
+    pub fn new(config: &PushConfig) -> anyhow::Result<Push> {
+        let root = match &config.extra_root {
+            Some(path) => {
+                let pem =
+                    std::fs::read(path).with_context(|| format!("cannot read the push CA file {}", path.display()))?;
+                Some(
+                    reqwest::Certificate::from_pem(&pem)
+                        .with_context(|| format!("{} is not a PEM certificate", path.display()))?,
+                )
+            }
+            None => None,
+        };
+        let mut senders = Vec::new();
+        if let Some(c) = &config.fcm {
+            senders.push((PushPlatform::Fcm, Arc::new(Sender::Fcm(fcm::Fcm::new(c, root.as_ref())?))));
         }
-        None => None,
-    };
-    let mut senders = Vec::new();
-    if let Some(c) = &config.fcm {
-        senders.push((PushPlatform::Fcm, Sender::Fcm(fcm::Fcm::new(c, root.as_ref())?)));
+        if let Some(c) = &config.apns {
+            senders.push((PushPlatform::Apns, Arc::new(Sender::Apns(apns::Apns::new(c, root.as_ref())?))));
+        }
+        if let Some(c) = &config.webpush {
+            senders.push((PushPlatform::Webpush, Arc::new(Sender::WebPush(webpush::WebPush::new(c, root.as_ref())?))));
+        }
+        Ok(Push { senders, platforms: config.platforms(), concurrency: config.concurrency.max(1) })
     }
-    if let Some(c) = &config.apns {
-        senders.push((PushPlatform::Apns, Sender::Apns(apns::Apns::new(c, root.as_ref())?)));
+
+    /// Whether any service is configured.
+    pub fn is_on(&self) -> bool {
+        !self.platforms.is_empty()
     }
-    if let Some(c) = &config.webpush {
-        senders.push((PushPlatform::Webpush, Sender::WebPush(webpush::WebPush::new(c, root.as_ref())?)));
+
+    /// Starts the tailer and one worker per service, until `stop`. One instance of several runs them (the
+    /// `push` lease), so each push is queued once.
+    pub fn spawn(
+        &self,
+        ctx: &AppCtx,
+        io: &SocketIo,
+        poll: Duration,
+        stop: watch::Receiver<bool>,
+    ) -> Vec<JoinHandle<()>> {
+        let mut tasks = Vec::new();
+        let mut bells = Vec::new();
+        for (platform, sender) in &self.senders {
+            let bell = Arc::new(Notify::new());
+            bells.push(bell.clone());
+            let worker = work(ctx.clone(), *platform, sender.clone(), bell, self.concurrency, stop.clone());
+            tasks.push(tokio::spawn(worker));
+        }
+        if self.is_on() {
+            tasks.push(tokio::spawn(tail(ctx.clone(), io.clone(), self.platforms.clone(), bells, poll, stop)));
+        }
+        tasks
     }
-    let mut tasks = Vec::new();
-    let mut bells = Vec::new();
-    for (platform, sender) in senders {
-        let bell = Arc::new(Notify::new());
-        bells.push(bell.clone());
-        let worker = work(ctx.clone(), platform, Arc::new(sender), bell, config.concurrency.max(1), stop.clone());
-        tasks.push(tokio::spawn(worker));
-    }
-    let platforms = config.platforms();
-    if !platforms.is_empty() {
-        tasks.push(tokio::spawn(tail(ctx, io, platforms, bells, poll, stop)));
-    }
-    Ok(tasks)
 }
 
 /// Changes read per page.

@@ -26,10 +26,7 @@ pub struct EventRow {
 impl Store {
     /// The highest `seq` ever assigned (0 for a new database), kept even when retention pruned the rows.
     pub async fn latest_seq(&self) -> Result<u64> {
-        let (seq,): (i64,) =
-            sqlx::query_as("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)")
-                .fetch_one(&self.pool)
-                .await?;
+        let (seq,): (i64,) = sqlx::query_as(self.latest_seq_sql()).fetch_one(&self.pool).await?;
         Ok(seq as u64)
     }
 
@@ -43,11 +40,11 @@ impl Store {
         let rows: Vec<(i64, i64, String, i64, String, String, String)> = sqlx::query_as(
             "SELECT e.seq, e.idx, e.event, e.audience, e.payload, c.order_id, c.customer_id \
              FROM change_events e JOIN changes c ON c.seq = e.seq \
-             WHERE e.seq > ?1 OR (e.seq = ?1 AND e.idx > ?2) ORDER BY e.seq, e.idx LIMIT ?3",
+             WHERE e.seq > $1 OR (e.seq = $1 AND e.idx > $2) ORDER BY e.seq, e.idx LIMIT $3",
         )
         .bind(seq as i64)
         .bind(i64::from(idx))
-        .bind(limit)
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
@@ -74,11 +71,8 @@ impl Store {
     /// `latest_seq` is the page's last change, where the next page starts (so a client that does not know
     /// paging still never skips a change). `Gone` outside the retained log.
     pub async fn changes_since(&self, user: &User, since: u64, limit: u32) -> Result<ChangesResponse> {
-        let mut tx = self.pool.begin().await?;
-        let (head,): (i64,) =
-            sqlx::query_as("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)")
-                .fetch_one(&mut *tx)
-                .await?;
+        let mut tx = self.begin_snapshot().await?;
+        let (head,): (i64,) = sqlx::query_as(self.latest_seq_sql()).fetch_one(&mut *tx).await?;
         let head = head as u64;
         if since > head {
             return Err(StoreError::Gone {
@@ -100,38 +94,46 @@ impl Store {
         }
         // The page's changes first (by the customer index, or the log's key for a store owner), one more than
         // asked to learn whether more follow, then their events.
-        let (pick, mask) = if user.role == Role::StoreOwner {
-            ("SELECT seq FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?3", Audience::OWNERS | Audience::ORDER)
+        let owner = user.role == Role::StoreOwner;
+        let mask = if owner { Audience::OWNERS | Audience::ORDER } else { Audience::CUSTOMER | Audience::ORDER };
+        let seqs: Vec<(i64,)> = if owner {
+            sqlx::query_as("SELECT seq FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2")
+                .bind(since as i64)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(&mut *tx)
+                .await?
         } else {
-            (
-                "SELECT seq FROM changes WHERE customer_id = ?2 AND seq > ?1 ORDER BY seq LIMIT ?3",
-                Audience::CUSTOMER | Audience::ORDER,
-            )
+            sqlx::query_as("SELECT seq FROM changes WHERE customer_id = $1 AND seq > $2 ORDER BY seq LIMIT $3")
+                .bind(&user.id)
+                .bind(since as i64)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(&mut *tx)
+                .await?
         };
-        let seqs: Vec<(i64,)> = sqlx::query_as(pick)
-            .bind(since as i64)
-            .bind(&user.id)
-            .bind(i64::from(limit) + 1)
-            .fetch_all(&mut *tx)
-            .await?;
         let has_more = seqs.len() > limit as usize;
         let last = if has_more { seqs[limit as usize - 1].0 } else { seqs.last().map_or(since as i64, |s| s.0) };
         let rows: Vec<(i64, String, String)> = if seqs.is_empty() {
             Vec::new()
-        } else {
-            let which = if user.role == Role::StoreOwner {
-                "e.seq > ?1 AND e.seq <= ?2"
-            } else {
-                "e.seq IN (SELECT seq FROM changes WHERE customer_id = ?4 AND seq > ?1 AND seq <= ?2)"
-            };
-            sqlx::query_as(&format!(
-                "SELECT e.seq, e.event, e.payload FROM change_events e \
-                 WHERE {which} AND (e.audience & ?3) != 0 ORDER BY e.seq, e.idx"
-            ))
+        } else if owner {
+            sqlx::query_as(
+                "SELECT seq, event, payload FROM change_events \
+                 WHERE seq > $1 AND seq <= $2 AND (audience & $3) != 0 ORDER BY seq, idx",
+            )
             .bind(since as i64)
             .bind(last)
             .bind(i64::from(mask.0))
+            .fetch_all(&mut *tx)
+            .await?
+        } else {
+            sqlx::query_as(
+                "SELECT e.seq, e.event, e.payload FROM change_events e \
+                 WHERE e.seq IN (SELECT seq FROM changes WHERE customer_id = $1 AND seq > $2 AND seq <= $3) \
+                   AND (e.audience & $4) != 0 ORDER BY e.seq, e.idx",
+            )
             .bind(&user.id)
+            .bind(since as i64)
+            .bind(last)
+            .bind(i64::from(mask.0))
             .fetch_all(&mut *tx)
             .await?
         };
@@ -149,12 +151,12 @@ impl Store {
     /// Removes changes older than `before` (their events and notifications stay readable elsewhere) and
     /// expired token revocations. Returns how many changes were removed.
     pub async fn prune(&self, before: DateTime<Utc>) -> Result<u64> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         // A push still queued after a day is news nobody wants (its service may not even be configured now).
         let day_ago_ms = chrono::Utc::now().timestamp_millis() - 86_400_000;
-        sqlx::query("DELETE FROM push_outbox WHERE created_at < ?").bind(day_ago_ms).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM push_outbox WHERE created_at < $1").bind(day_ago_ms).execute(&mut *tx).await?;
         let cutoff = before.to_rfc3339();
-        let (max,): (Option<i64>,) = sqlx::query_as("SELECT MAX(seq) FROM changes WHERE created_at < ?")
+        let (max,): (Option<i64>,) = sqlx::query_as("SELECT MAX(seq) FROM changes WHERE created_at < $1")
             .bind(&cutoff)
             .fetch_one(&mut *tx)
             .await?;
@@ -163,17 +165,17 @@ impl Store {
             return Ok(0);
         };
         let removed =
-            sqlx::query("DELETE FROM changes WHERE seq <= ?").bind(max).execute(&mut *tx).await?.rows_affected();
+            sqlx::query("DELETE FROM changes WHERE seq <= $1").bind(max).execute(&mut *tx).await?.rows_affected();
         set_meta_number(&mut *tx, PRUNED_THROUGH, max as u64).await?;
         let now = Utc::now().timestamp();
         // A sign-in whose last token expired can never be used again; an ended session's log entry has been
         // tailed by every process within seconds.
-        sqlx::query("DELETE FROM token_families WHERE current_exp < ? OR expires_at < ?")
+        sqlx::query("DELETE FROM token_families WHERE current_exp < $1 OR expires_at < $2")
             .bind(now - 3600)
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM session_ends WHERE created_at < ?").bind(now - 86_400).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM session_ends WHERE created_at < $1").bind(now - 86_400).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(removed)
     }

@@ -80,8 +80,8 @@ impl Store {
             PushAddress::WebPush { endpoint, p256dh, auth } => (endpoint.as_str(), Some(p256dh), Some(auth)),
         };
         let platform = address.platform().as_str();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let existing: Option<(String,)> = sqlx::query_as("SELECT id FROM devices WHERE platform = ? AND token = ?")
+        let mut tx = self.begin_write().await?;
+        let existing: Option<(String,)> = sqlx::query_as("SELECT id FROM devices WHERE platform = $1 AND token = $2")
             .bind(platform)
             .bind(token)
             .fetch_optional(&mut *tx)
@@ -90,7 +90,7 @@ impl Store {
         let (id, created) = match existing {
             Some((id,)) => {
                 sqlx::query(
-                    "UPDATE devices SET user_id = ?, family = ?, p256dh = ?, auth = ?, created_at = ? WHERE id = ?",
+                    "UPDATE devices SET user_id = $1, family = $2, p256dh = $3, auth = $4, created_at = $5 WHERE id = $6",
                 )
                 .bind(user_id)
                 .bind(family)
@@ -106,7 +106,7 @@ impl Store {
                 let id = new_id();
                 sqlx::query(
                     "INSERT INTO devices (id, user_id, family, platform, token, p256dh, auth, created_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(&id)
                 .bind(user_id)
@@ -122,8 +122,8 @@ impl Store {
             }
         };
         sqlx::query(
-            "DELETE FROM devices WHERE user_id = ?1 AND id NOT IN \
-             (SELECT id FROM devices WHERE user_id = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2)",
+            "DELETE FROM devices WHERE user_id = $1 AND id NOT IN \
+             (SELECT id FROM devices WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2)",
         )
         .bind(user_id)
         .bind(DEVICES_PER_USER)
@@ -135,7 +135,7 @@ impl Store {
 
     /// Removes one of the user's devices; `NotFound` if it is not theirs.
     pub async fn remove_device(&self, user_id: &str, id: &str) -> Result<()> {
-        let done = sqlx::query("DELETE FROM devices WHERE id = ? AND user_id = ?")
+        let done = sqlx::query("DELETE FROM devices WHERE id = $1 AND user_id = $2")
             .bind(id)
             .bind(user_id)
             .execute(&self.pool)
@@ -155,16 +155,13 @@ impl Store {
     /// The customer notifications committed after `cursor`, at most `limit`, and the position they take the
     /// cursor to (past changes without one too), read as one snapshot.
     pub async fn notables_after(&self, cursor: u64, limit: u32) -> Result<(Vec<Notable>, u64)> {
-        let mut tx = self.pool.begin().await?;
-        let (head,): (i64,) =
-            sqlx::query_as("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)")
-                .fetch_one(&mut *tx)
-                .await?;
+        let mut tx = self.begin_snapshot().await?;
+        let (head,): (i64,) = sqlx::query_as(self.latest_seq_sql()).fetch_one(&mut *tx).await?;
         let rows = sqlx::query(
             "SELECT n.seq, c.customer_id, n.payload, u.payload FROM change_events n \
              JOIN changes c ON c.seq = n.seq \
-             JOIN change_events u ON u.seq = n.seq AND u.event = ?1 \
-             WHERE n.seq > ?2 AND n.seq <= ?3 AND n.event = ?4 ORDER BY n.seq LIMIT ?5",
+             JOIN change_events u ON u.seq = n.seq AND u.event = $1 \
+             WHERE n.seq > $2 AND n.seq <= $3 AND n.event = $4 ORDER BY n.seq LIMIT $5",
         )
         .bind(names::CUSTOMER_ORDER_UPDATE)
         .bind(cursor as i64)
@@ -223,7 +220,12 @@ impl Store {
         from: Option<u64>,
         to: u64,
     ) -> Result<Option<u64>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
+        // One tailer at a time moves the cursor (the push lease); the row lock makes sure of it on PostgreSQL.
+        sqlx::query(&format!("SELECT value FROM meta WHERE key = $1{}", self.for_update()))
+            .bind(PUSH_CURSOR)
+            .fetch_optional(&mut *tx)
+            .await?;
         if meta_number(&mut *tx, PUSH_CURSOR).await? != from {
             return Ok(None);
         }
@@ -234,7 +236,7 @@ impl Store {
             for platform in platforms {
                 queued += sqlx::query(
                     "INSERT INTO push_outbox (device_id, platform, seq, message, due_at, created_at) \
-                     SELECT id, platform, ?, ?, ?, ? FROM devices WHERE user_id = ? AND platform = ?",
+                     SELECT id, platform, $1, $2, $3, $4 FROM devices WHERE user_id = $5 AND platform = $6",
                 )
                 .bind(message.seq as i64)
                 .bind(&text)
@@ -264,9 +266,9 @@ impl Store {
         let rows = sqlx::query(
             "SELECT j.id, j.device_id, j.message, j.attempts, d.token, d.p256dh, d.auth \
              FROM push_outbox j JOIN devices d ON d.id = j.device_id \
-             WHERE j.platform = ? AND j.due_at <= ? \
+             WHERE j.platform = $1 AND j.due_at <= $2 \
                AND j.id = (SELECT MIN(o.id) FROM push_outbox o WHERE o.device_id = j.device_id) \
-             ORDER BY j.due_at, j.id LIMIT ?",
+             ORDER BY j.due_at, j.id LIMIT $3",
         )
         .bind(platform.as_str())
         .bind(now_ms())
@@ -283,7 +285,7 @@ impl Store {
                 Ok(m) => m,
                 Err(e) => {
                     tracing::error!(job = id, error = %e, "push: an unreadable queued push, dropped");
-                    sqlx::query("DELETE FROM push_outbox WHERE id = ?").bind(id).execute(&self.pool).await?;
+                    sqlx::query("DELETE FROM push_outbox WHERE id = $1").bind(id).execute(&self.pool).await?;
                     continue;
                 }
             };
@@ -305,7 +307,7 @@ impl Store {
 
     /// When the next job of `platform` is due (Unix milliseconds), if any is queued.
     pub async fn next_push_due(&self, platform: PushPlatform) -> Result<Option<i64>> {
-        let (due,): (Option<i64>,) = sqlx::query_as("SELECT MIN(due_at) FROM push_outbox WHERE platform = ?")
+        let (due,): (Option<i64>,) = sqlx::query_as("SELECT MIN(due_at) FROM push_outbox WHERE platform = $1")
             .bind(platform.as_str())
             .fetch_one(&self.pool)
             .await?;
@@ -320,14 +322,14 @@ impl Store {
 
     /// Records what became of sent jobs, in one transaction.
     pub async fn settle_pushes(&self, settled: &[(OutboxJob, Settled)]) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.begin_write().await?;
         for (job, what) in settled {
             match what {
                 Settled::Done => {
-                    sqlx::query("DELETE FROM push_outbox WHERE id = ?").bind(job.id).execute(&mut *tx).await?;
+                    sqlx::query("DELETE FROM push_outbox WHERE id = $1").bind(job.id).execute(&mut *tx).await?;
                 }
                 Settled::RetryAt(at) => {
-                    sqlx::query("UPDATE push_outbox SET attempts = attempts + 1, due_at = ? WHERE id = ?")
+                    sqlx::query("UPDATE push_outbox SET attempts = attempts + 1, due_at = $1 WHERE id = $2")
                         .bind(at)
                         .bind(job.id)
                         .execute(&mut *tx)
@@ -335,8 +337,8 @@ impl Store {
                 }
                 Settled::DeviceGone => {
                     // Its other queued pushes go with it (ON DELETE CASCADE).
-                    sqlx::query("DELETE FROM devices WHERE id = ?").bind(&job.device_id).execute(&mut *tx).await?;
-                    sqlx::query("DELETE FROM push_outbox WHERE device_id = ?")
+                    sqlx::query("DELETE FROM devices WHERE id = $1").bind(&job.device_id).execute(&mut *tx).await?;
+                    sqlx::query("DELETE FROM push_outbox WHERE device_id = $1")
                         .bind(&job.device_id)
                         .execute(&mut *tx)
                         .await?;

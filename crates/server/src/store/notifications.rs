@@ -23,8 +23,9 @@ impl Store {
     pub async fn notifications(&self, user: &User) -> Result<Vec<StoredNotification>> {
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT n.id, n.kind, n.title, n.message, n.order_id, n.created_at, \
-                    EXISTS (SELECT 1 FROM notification_reads r WHERE r.notification_id = n.id AND r.user_id = ?) \
-             FROM notifications n WHERE n.audience = ? ORDER BY n.seq DESC, n.id LIMIT ?",
+                    CASE WHEN EXISTS (SELECT 1 FROM notification_reads r \
+                                     WHERE r.notification_id = n.id AND r.user_id = $1) THEN 1 ELSE 0 END \
+             FROM notifications n WHERE n.audience = $2 ORDER BY n.seq DESC, n.id LIMIT $3",
         )
         .bind(&user.id)
         .bind(audience(user))
@@ -43,7 +44,7 @@ impl Store {
 
     /// Marks one notification read; `NotFound` if it is not one of the user's.
     pub async fn mark_read(&self, user: &User, id: &str) -> Result<()> {
-        let found: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM notifications WHERE id = ? AND audience = ?")
+        let found: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM notifications WHERE id = $1 AND audience = $2")
             .bind(id)
             .bind(audience(user))
             .fetch_optional(&self.pool)
@@ -51,7 +52,7 @@ impl Store {
         if found.is_none() {
             return Err(StoreError::NotFound(format!("notification {id}")));
         }
-        sqlx::query("INSERT OR IGNORE INTO notification_reads (notification_id, user_id) VALUES (?, ?)")
+        sqlx::query("INSERT INTO notification_reads (notification_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(id)
             .bind(&user.id)
             .execute(&self.pool)
@@ -62,8 +63,8 @@ impl Store {
     /// Marks every notification of the user read; returns how many were unread.
     pub async fn mark_all_read(&self, user: &User) -> Result<u64> {
         let done = sqlx::query(
-            "INSERT OR IGNORE INTO notification_reads (notification_id, user_id) \
-             SELECT id, ? FROM notifications WHERE audience = ?",
+            "INSERT INTO notification_reads (notification_id, user_id) \
+             SELECT id, $1 FROM notifications WHERE audience = $2 ON CONFLICT DO NOTHING",
         )
         .bind(&user.id)
         .bind(audience(user))

@@ -1,11 +1,11 @@
 //! Orders: reads, and the three mutations (place, set status, patch delivery), each one transaction that also
 //! appends to the change log.
 
+use chrono::{DateTime, Utc};
 use order_protocol::{Address, Delivery, DeliveryPatch, DeliveryStatus, Item, Order, Stats, Status, StatusEntry, User};
-use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{new_id, now, EventRow, Result, Store, StoreError};
-use crate::events::{self, Context};
+use crate::events::{self, Context, NewNotification};
 
 /// What a customer sends to place an order.
 #[derive(Clone, Debug)]
@@ -81,12 +81,87 @@ fn parse_doc(doc: &str) -> Result<Order> {
     Ok(serde_json::from_str(doc)?)
 }
 
+/// The statements a change of an order needs inside the writer's transaction, on either database (SQLite's
+/// through rusqlite on the writer thread, whose futures are ready at once; PostgreSQL's through sqlx). The
+/// rules of a change (`apply`, `log_change`) are written once over it.
+pub(super) trait WriteTx {
+    /// The number of the next order (`ORD-<n>`).
+    async fn next_order_number(&mut self) -> Result<i64>;
+    async fn insert_order(&mut self, num: i64, order: &Order, doc: &str) -> Result<()>;
+    /// An order's stored JSON and its customer's name.
+    async fn order_and_name(&mut self, id: &str) -> Result<Option<(String, Option<String>)>>;
+    async fn update_order(&mut self, order: &Order, doc: &str) -> Result<()>;
+    /// Appends a `changes` row and returns its `seq`: the next number, in commit order.
+    async fn insert_change(&mut self, order: &Order, kind: &str, at: &str) -> Result<u64>;
+    /// Adds `delta` to the kept count of `scope`'s orders in `status`.
+    async fn add_count(&mut self, scope: &str, status: &str, delta: i64) -> Result<()>;
+    /// The kept counts of `scope`, as (status, count).
+    async fn counts(&mut self, scope: &str) -> Result<Vec<(String, i64)>>;
+    async fn insert_event(&mut self, seq: u64, idx: u32, event: &str, audience: u8, payload: &str) -> Result<()>;
+    async fn insert_notification(&mut self, n: &NewNotification, seq: u64) -> Result<()>;
+}
+
+/// One change of the orders, as the writer queues it.
+pub(super) enum Mutation {
+    Place {
+        customer: User,
+        input: OrderInput,
+    },
+    Change {
+        order_id: String,
+        kind: &'static str,
+        change: Box<dyn FnOnce(&mut Order, DateTime<Utc>) -> Result<()> + Send>,
+    },
+}
+
+/// Runs one mutation in the writer's transaction, appending the events it commits to `events`.
+pub(super) async fn apply(tx: &mut impl WriteTx, mutation: Mutation, events: &mut Vec<EventRow>) -> Result<Applied> {
+    match mutation {
+        Mutation::Place { customer, input } => {
+            let num = tx.next_order_number().await?;
+            let t = now();
+            let total = input.items.iter().map(|i| i.price * f64::from(i.quantity)).sum::<f64>();
+            let order = Order {
+                id: new_id(),
+                order_number: format!("ORD-{num}"),
+                customer: customer.id.clone(),
+                total_amount: (total * 100.0).round() / 100.0,
+                items: input.items,
+                status: Status::Pending,
+                status_history: vec![StatusEntry { status: Status::Pending, timestamp: t }],
+                delivery_address: Some(input.delivery_address),
+                delivery: Some(Delivery::default()),
+                created_at: t,
+                updated_at: t,
+            };
+            tx.insert_order(num, &order, &serde_json::to_string(&order)?).await?;
+            let seq = log_change(tx, events, None, &order, "placed", &customer.name).await?;
+            Ok(Applied { order, seq: Some(seq) })
+        }
+        Mutation::Change { order_id, kind, change } => {
+            let Some((doc, name)) = tx.order_and_name(&order_id).await? else {
+                return Err(StoreError::NotFound(format!("order {order_id}")));
+            };
+            let before = parse_doc(&doc)?;
+            let mut order = before.clone();
+            let t = now();
+            change(&mut order, t)?;
+            if order == before {
+                return Ok(Applied { order, seq: None });
+            }
+            order.updated_at = t.max(before.updated_at);
+            tx.update_order(&order, &serde_json::to_string(&order)?).await?;
+            let name = name.unwrap_or_else(|| String::from("a customer"));
+            let seq = log_change(tx, events, Some(&before), &order, kind, &name).await?;
+            Ok(Applied { order, seq: Some(seq) })
+        }
+    }
+}
+
 /// Order counts by status: the customer's, or every order's (`None`), from the counts every change keeps.
-fn stats(conn: &Connection, customer: Option<&str>) -> Result<Stats> {
+async fn stats(tx: &mut impl WriteTx, customer: Option<&str>) -> Result<Stats> {
     let mut s = Stats::default();
-    let mut q = conn.prepare_cached("SELECT status, n FROM order_counts WHERE scope = ?")?;
-    for row in q.query_map([customer.unwrap_or(ALL_ORDERS)], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
-        let (status, n) = row?;
+    for (status, n) in tx.counts(customer.unwrap_or(ALL_ORDERS)).await? {
         s.count(Status::parse(&status).unwrap_or(Status::Unknown), n.max(0) as u64);
     }
     Ok(s)
@@ -96,19 +171,15 @@ fn stats(conn: &Connection, customer: Option<&str>) -> Result<Stats> {
 const ALL_ORDERS: &str = "*";
 
 /// Moves one order from `before`'s status (none: a new order) to `after`'s in the kept counts.
-fn count_change(conn: &Connection, before: Option<&Order>, after: &Order) -> Result<()> {
+async fn count_change(tx: &mut impl WriteTx, before: Option<&Order>, after: &Order) -> Result<()> {
     if before.is_some_and(|b| b.status == after.status) {
         return Ok(());
     }
-    let mut add = conn.prepare_cached(
-        "INSERT INTO order_counts (scope, status, n) VALUES (?1, ?2, ?3) \
-         ON CONFLICT(scope, status) DO UPDATE SET n = n + excluded.n",
-    )?;
     for scope in [after.customer.as_str(), ALL_ORDERS] {
         if let Some(b) = before {
-            add.execute(params![scope, b.status.as_str(), -1])?;
+            tx.add_count(scope, b.status.as_str(), -1).await?;
         }
-        add.execute(params![scope, after.status.as_str(), 1])?;
+        tx.add_count(scope, after.status.as_str(), 1).await?;
     }
     Ok(())
 }
@@ -118,7 +189,7 @@ impl Store {
     pub async fn orders(&self, customer: Option<&str>) -> Result<Vec<Order>> {
         let rows: Vec<(String,)> = match customer {
             Some(c) => {
-                sqlx::query_as("SELECT doc FROM orders WHERE customer_id = ? ORDER BY num DESC")
+                sqlx::query_as("SELECT doc FROM orders WHERE customer_id = $1 ORDER BY num DESC")
                     .bind(c)
                     .fetch_all(&self.pool)
                     .await?
@@ -130,46 +201,14 @@ impl Store {
 
     pub async fn order(&self, id: &str) -> Result<Option<Order>> {
         let row: Option<(String,)> =
-            sqlx::query_as("SELECT doc FROM orders WHERE id = ?").bind(id).fetch_optional(&self.pool).await?;
+            sqlx::query_as("SELECT doc FROM orders WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
         row.map(|(d,)| parse_doc(&d)).transpose()
     }
 
     /// Places a new order for `customer` (status `pending`).
     pub async fn place_order(&self, customer: &User, input: OrderInput) -> Result<Applied> {
         validate(&input)?;
-        let customer = customer.clone();
-        self.writer
-            .write(move |conn, events| {
-                let num: i64 = conn
-                    .prepare_cached("SELECT COALESCE(MAX(num), 1000) + 1 FROM orders")?
-                    .query_row([], |r| r.get(0))?;
-                let t = now();
-                let total = input.items.iter().map(|i| i.price * f64::from(i.quantity)).sum::<f64>();
-                let order = Order {
-                    id: new_id(),
-                    order_number: format!("ORD-{num}"),
-                    customer: customer.id.clone(),
-                    total_amount: (total * 100.0).round() / 100.0,
-                    items: input.items,
-                    status: Status::Pending,
-                    status_history: vec![StatusEntry { status: Status::Pending, timestamp: t }],
-                    delivery_address: Some(input.delivery_address),
-                    delivery: Some(Delivery::default()),
-                    created_at: t,
-                    updated_at: t,
-                };
-                conn.prepare_cached("INSERT INTO orders (id, num, customer_id, status, doc) VALUES (?, ?, ?, ?, ?)")?
-                    .execute(params![
-                    order.id,
-                    num,
-                    order.customer,
-                    order.status.as_str(),
-                    serde_json::to_string(&order)?
-                ])?;
-                let seq = log_change(conn, events, None, &order, "placed", &customer.name)?;
-                Ok(Applied { order, seq: Some(seq) })
-            })
-            .await
+        self.writer.write(Mutation::Place { customer: customer.clone(), input }).await
     }
 
     /// Moves an order to `status`. Setting the status it already has changes nothing and logs nothing.
@@ -235,50 +274,21 @@ impl Store {
         .await
     }
 
-    /// Read, change, write and log one order in one transaction (on the writer thread).
+    /// Read, change, write and log one order in one transaction (on the writer).
     async fn mutate(
         &self,
         order_id: &str,
         kind: &'static str,
-        change: impl FnOnce(&mut Order, chrono::DateTime<chrono::Utc>) -> Result<()> + Send + 'static,
+        change: impl FnOnce(&mut Order, DateTime<Utc>) -> Result<()> + Send + 'static,
     ) -> Result<Applied> {
-        let order_id = order_id.to_owned();
-        self.writer
-            .write(move |conn, events| {
-                let row: Option<(String, Option<String>)> = conn
-                    .prepare_cached(
-                        "SELECT o.doc, u.name FROM orders o LEFT JOIN users u ON u.id = o.customer_id WHERE o.id = ?",
-                    )?
-                    .query_row([&order_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?;
-                let Some((doc, name)) = row else {
-                    return Err(StoreError::NotFound(format!("order {order_id}")));
-                };
-                let before = parse_doc(&doc)?;
-                let mut order = before.clone();
-                let t = now();
-                change(&mut order, t)?;
-                if order == before {
-                    return Ok(Applied { order, seq: None });
-                }
-                order.updated_at = t.max(before.updated_at);
-                conn.prepare_cached("UPDATE orders SET status = ?, doc = ? WHERE id = ?")?.execute(params![
-                    order.status.as_str(),
-                    serde_json::to_string(&order)?,
-                    order.id
-                ])?;
-                let name = name.unwrap_or_else(|| String::from("a customer"));
-                let seq = log_change(conn, events, Some(&before), &order, kind, &name)?;
-                Ok(Applied { order, seq: Some(seq) })
-            })
-            .await
+        self.writer.write(Mutation::Change { order_id: order_id.to_owned(), kind, change: Box::new(change) }).await
     }
 }
 
 /// Appends the change and its events (and notifications) to the log, inside the writer's transaction, and
 /// the events to `events` for the dispatcher.
-fn log_change(
-    conn: &Connection,
+async fn log_change(
+    tx: &mut impl WriteTx,
     events: &mut Vec<EventRow>,
     before: Option<&Order>,
     after: &Order,
@@ -286,12 +296,10 @@ fn log_change(
     customer_name: &str,
 ) -> Result<u64> {
     let t = now();
-    conn.prepare_cached("INSERT INTO changes (order_id, customer_id, kind, created_at) VALUES (?, ?, ?, ?)")?
-        .execute(params![after.id, after.customer, kind, t.to_rfc3339()])?;
-    let seq = conn.last_insert_rowid() as u64;
-    count_change(conn, before, after)?;
+    let seq = tx.insert_change(after, kind, &t.to_rfc3339()).await?;
+    count_change(tx, before, after).await?;
     let (customer_stats, store_stats) = if events::status_changed(before, after) {
-        (stats(conn, Some(&after.customer))?, stats(conn, None)?)
+        (stats(tx, Some(&after.customer)).await?, stats(tx, None).await?)
     } else {
         (Stats::default(), Stats::default())
     };
@@ -301,10 +309,8 @@ fn log_change(
         after,
         Context { seq, now: t, customer_name, customer_stats, store_stats, new_id: &mut ids },
     );
-    let mut insert_event =
-        conn.prepare_cached("INSERT INTO change_events (seq, idx, event, audience, payload) VALUES (?, ?, ?, ?, ?)")?;
     for (idx, e) in planned.events.into_iter().enumerate() {
-        insert_event.execute(params![seq as i64, idx as i64, e.event, i64::from(e.audience.0), e.payload.get()])?;
+        tx.insert_event(seq, idx as u32, e.event, e.audience.0, e.payload.get()).await?;
         events.push(EventRow {
             seq,
             idx: idx as u32,
@@ -315,21 +321,8 @@ fn log_change(
             customer_id: after.customer.clone(),
         });
     }
-    let mut insert_notification = conn.prepare_cached(
-        "INSERT INTO notifications (id, audience, kind, title, message, order_id, created_at, seq) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )?;
     for n in &planned.notifications {
-        insert_notification.execute(params![
-            n.id,
-            n.audience,
-            n.kind,
-            n.title,
-            n.message,
-            n.order_id,
-            n.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            seq as i64
-        ])?;
+        tx.insert_notification(n, seq).await?;
     }
     Ok(seq)
 }

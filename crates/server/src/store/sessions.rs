@@ -10,7 +10,7 @@
 use order_protocol::{DisconnectReason, Role, User};
 use sqlx::Row as _;
 
-use super::{Result, Store, StoreError};
+use super::{Backend, Result, Store, StoreError};
 use crate::auth::{new_token_id, Claims};
 
 /// What a family row says about one token of it.
@@ -83,7 +83,7 @@ impl Store {
         let claims = Claims::new(user, &family, now + token_ttl.min(lifetime));
         sqlx::query(
             "INSERT INTO token_families (id, user_id, created_at, expires_at, current_jti, current_exp) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&family)
         .bind(&user.id)
@@ -99,7 +99,7 @@ impl Store {
     /// The state of `family`, if it exists.
     pub async fn family(&self, family: &str) -> Result<Option<FamilyState>> {
         let row = sqlx::query(
-            "SELECT current_jti, current_exp, previous_jti, rotated_at, end_reason FROM token_families WHERE id = ?",
+            "SELECT current_jti, current_exp, previous_jti, rotated_at, end_reason FROM token_families WHERE id = $1",
         )
         .bind(family)
         .fetch_optional(&self.pool)
@@ -118,11 +118,12 @@ impl Store {
     /// expiry: a retried refresh is not a theft); any other replaced token ends the family.
     pub async fn rotate(&self, user: &User, claims: &Claims, token_ttl: i64, grace: i64) -> Result<Rotation> {
         let now = chrono::Utc::now().timestamp();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query(
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(&format!(
             "SELECT current_jti, current_exp, previous_jti, rotated_at, end_reason, expires_at, user_id \
-             FROM token_families WHERE id = ?",
-        )
+             FROM token_families WHERE id = $1{}",
+            self.for_update()
+        ))
         .bind(&claims.fam)
         .fetch_optional(&mut *tx)
         .await?;
@@ -144,7 +145,7 @@ impl Store {
             Verdict::Ended(reason) => return Ok(Rotation::Ended(reason)),
             Verdict::Replaced => {
                 self.recently_signed_in.ended(&user.id, Some(&claims.fam));
-                end_family(&mut tx, &user.id, Some(&claims.fam), DisconnectReason::SessionRevoked, now).await?;
+                self.end_family(&mut tx, &user.id, Some(&claims.fam), DisconnectReason::SessionRevoked, now).await?;
                 tx.commit().await?;
                 self.session_ended.notify_one();
                 tracing::warn!(user = %user.id, "a replaced token was presented again: its sign-in is ended");
@@ -162,8 +163,8 @@ impl Store {
         }
         let next = Claims::new(user, &claims.fam, (now + token_ttl).min(expires_at));
         sqlx::query(
-            "UPDATE token_families SET previous_jti = current_jti, rotated_at = ?, current_jti = ?, current_exp = ? \
-             WHERE id = ?",
+            "UPDATE token_families SET previous_jti = current_jti, rotated_at = $1, current_jti = $2, current_exp = $3 \
+             WHERE id = $4",
         )
         .bind(now)
         .bind(&next.jti)
@@ -178,8 +179,8 @@ impl Store {
     /// Ends one sign-in of `user_id` (`family`) or all of them (`None`), and logs it for every process's sockets.
     pub async fn end_sessions(&self, user_id: &str, family: Option<&str>, reason: DisconnectReason) -> Result<()> {
         self.recently_signed_in.ended(user_id, family);
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        end_family(&mut tx, user_id, family, reason, chrono::Utc::now().timestamp()).await?;
+        let mut tx = self.begin_write().await?;
+        self.end_family(&mut tx, user_id, family, reason, chrono::Utc::now().timestamp()).await?;
         tx.commit().await?;
         self.session_ended.notify_one();
         Ok(())
@@ -188,7 +189,7 @@ impl Store {
     /// Changes the role of the account with `email` and ends its sessions (their tokens carry the old role).
     pub async fn set_role(&self, email: &str, role: Role) -> Result<User> {
         let record = self.user_by_email(email).await?.ok_or_else(|| StoreError::NotFound(format!("user {email}")))?;
-        sqlx::query("UPDATE users SET role = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
             .bind(role.as_str())
             .bind(&record.user.id)
             .execute(&self.pool)
@@ -200,7 +201,7 @@ impl Store {
     /// Ended sessions logged after `after`, oldest first.
     pub async fn session_ends_after(&self, after: i64) -> Result<Vec<SessionEnd>> {
         let rows =
-            sqlx::query("SELECT id, user_id, family, reason FROM session_ends WHERE id > ? ORDER BY id LIMIT 1000")
+            sqlx::query("SELECT id, user_id, family, reason FROM session_ends WHERE id > $1 ORDER BY id LIMIT 1000")
                 .bind(after)
                 .fetch_all(&self.pool)
                 .await?;
@@ -228,37 +229,42 @@ impl Store {
     }
 }
 
-async fn end_family(
-    tx: &mut sqlx::SqliteConnection,
-    user_id: &str,
-    family: Option<&str>,
-    reason: DisconnectReason,
-    now: i64,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE token_families SET ended_at = ?1, end_reason = ?2 \
-         WHERE user_id = ?3 AND (?4 IS NULL OR id = ?4) AND ended_at IS NULL",
-    )
-    .bind(now)
-    .bind(reason.as_str())
-    .bind(user_id)
-    .bind(family)
-    .execute(&mut *tx)
-    .await?;
-    // A device registered by a sign-in that ended must not go on showing that customer's orders.
-    sqlx::query("DELETE FROM devices WHERE user_id = ?1 AND (?2 IS NULL OR family = ?2)")
-        .bind(user_id)
-        .bind(family)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("INSERT INTO session_ends (user_id, family, reason, created_at) VALUES (?, ?, ?, ?)")
-        .bind(user_id)
-        .bind(family)
-        .bind(reason.as_str())
+impl Store {
+    async fn end_family(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        user_id: &str,
+        family: Option<&str>,
+        reason: DisconnectReason,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE token_families SET ended_at = $1, end_reason = $2 \
+             WHERE user_id = $3 AND ($4 IS NULL OR id = $4) AND ended_at IS NULL",
+        )
         .bind(now)
+        .bind(reason.as_str())
+        .bind(user_id)
+        .bind(family)
         .execute(&mut *tx)
         .await?;
-    Ok(())
+        // A device registered by a sign-in that ended must not go on showing that customer's orders.
+        sqlx::query("DELETE FROM devices WHERE user_id = $1 AND ($2 IS NULL OR family = $2)")
+            .bind(user_id)
+            .bind(family)
+            .execute(&mut *tx)
+            .await?;
+        // On PostgreSQL the id comes from `counters`, in commit order, for every instance's tailer.
+        let insert = match self.backend {
+            Backend::Sqlite => "INSERT INTO session_ends (user_id, family, reason, created_at) VALUES ($1, $2, $3, $4)",
+            Backend::Postgres => {
+                "WITH next AS (UPDATE counters SET value = value + 1 WHERE name = 'session_ends' RETURNING value) \
+                 INSERT INTO session_ends (id, user_id, family, reason, created_at) SELECT value, $1, $2, $3, $4 FROM next"
+            }
+        };
+        sqlx::query(insert).bind(user_id).bind(family).bind(reason.as_str()).bind(now).execute(&mut *tx).await?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

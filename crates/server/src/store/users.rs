@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::sessions::{judge, Verdict};
-use super::{new_id, now, Result, Store, StoreError};
+use super::{new_id, now, Backend, Result, Store, StoreError};
 use crate::auth::{Claims, TokenError};
 
 /// A user row; the hash never leaves the store module except to be verified.
@@ -226,7 +226,13 @@ const COLUMNS: &str = "id, name, email, role, password_hash";
 
 impl Store {
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>> {
-        let row = sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE email = ?"))
+        // One account per address whatever its case: SQLite's column compares without case (NOCASE), and
+        // PostgreSQL's unique index is on `lower(email)`.
+        let matches = match self.backend {
+            Backend::Sqlite => "email = $1",
+            Backend::Postgres => "lower(email) = lower($1)",
+        };
+        let row = sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE {matches}"))
             .bind(email.trim())
             .fetch_optional(&self.pool)
             .await?;
@@ -234,7 +240,7 @@ impl Store {
     }
 
     pub async fn user_by_id(&self, id: &str) -> Result<Option<UserRecord>> {
-        let row = sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ?"))
+        let row = sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -248,15 +254,17 @@ impl Store {
         }
         let hash = hash_password(password).await?;
         let id = new_id();
-        sqlx::query("INSERT INTO users (id, name, email, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(&id)
-            .bind(name)
-            .bind(email)
-            .bind(role.as_str())
-            .bind(hash)
-            .bind(now().to_rfc3339())
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO users (id, name, email, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&id)
+        .bind(name)
+        .bind(email)
+        .bind(role.as_str())
+        .bind(hash)
+        .bind(now().to_rfc3339())
+        .execute(&self.pool)
+        .await?;
         Ok(User::new(id, name, email, role))
     }
 

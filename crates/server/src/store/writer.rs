@@ -1,74 +1,64 @@
-//! The store's one writer of orders: a thread of its own holding a rusqlite connection.
+//! The store's one writer of orders, per process: on SQLite a thread of its own holding a rusqlite connection,
+//! on PostgreSQL a task (`postgres.rs`).
 //!
-//! Callers queue jobs (closures over the connection) and await their answers. The thread takes every job
-//! waiting, runs each in a savepoint of one `BEGIN IMMEDIATE` transaction (a job that fails rolls back alone),
-//! commits once, and only then answers the callers and hands the batch's events to the dispatcher, in `seq`
-//! order. Under load that is one commit for many changes, and no statement of a change waits on a hop between
-//! threads, which is what bounded the server when each statement went through sqlx's worker. Checkpoints run
-//! on a second thread (`checkpoint`), so commits do not wait for them: at peak in the fan-out bench that gave
-//! 7 % more changes a second and a third of the delivery p99 under one change per client per second.
+//! Callers queue mutations and await their answers. The writer takes every mutation waiting, runs each in a
+//! savepoint of one transaction (a mutation that fails rolls back alone), commits once, and only then answers
+//! the callers and hands the batch's events to the dispatcher, in `seq` order. Under load that is one commit
+//! for many changes, and on SQLite no statement of a change waits on a hop between threads, which is what
+//! bounded the server when each statement went through sqlx's worker. SQLite's checkpoints run on a second
+//! thread (`checkpoint`), so commits do not wait for them: at peak in the fan-out bench that gave 7 % more
+//! changes a second and a third of the delivery p99 under one change per client per second.
 
 use std::path::Path;
 use std::sync::mpsc;
+use std::sync::Arc;
 use std::time::Duration;
 
-use rusqlite::{Connection, TransactionBehavior};
-use std::sync::Arc;
-
+use futures_util::FutureExt as _;
+use order_protocol::Order;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::{mpsc::UnboundedSender, oneshot, Notify};
 
+use super::orders::{apply, Applied, Mutation, WriteTx};
+use super::postgres::PgWriter;
 use super::{EventRow, Result, StoreError};
+use crate::events::NewNotification;
 
-/// The most jobs committed together: enough to amortise a commit, small enough to answer quickly.
-const MAX_BATCH: usize = 256;
+/// The most mutations committed together: enough to amortise a commit, small enough to answer quickly.
+pub(super) const MAX_BATCH: usize = 256;
 
-/// One queued piece of work.
-trait Job: Send {
-    /// Runs inside the batch's transaction, appending the events it commits to `events`; false if it failed.
-    fn run(&mut self, conn: &Connection, events: &mut Vec<EventRow>) -> bool;
-    /// Answers the caller once its batch committed, or with the reason the commit failed.
-    fn answer(self: Box<Self>, commit: Result<(), String>);
+/// One queued mutation and where its answer goes.
+pub(super) struct Job {
+    pub mutation: Option<Mutation>,
+    pub result: Option<Result<Applied>>,
+    pub reply: oneshot::Sender<Result<Applied>>,
 }
 
-struct Typed<T, F> {
-    work: Option<F>,
-    result: Option<Result<T>>,
-    reply: oneshot::Sender<Result<T>>,
-}
-
-impl<T, F> Job for Typed<T, F>
-where
-    T: Send,
-    F: FnOnce(&Connection, &mut Vec<EventRow>) -> Result<T> + Send,
-{
-    fn run(&mut self, conn: &Connection, events: &mut Vec<EventRow>) -> bool {
-        let Some(work) = self.work.take() else { return false };
-        let result = work(conn, events);
-        let ok = result.is_ok();
-        self.result = Some(result);
-        ok
-    }
-
-    fn answer(self: Box<Self>, commit: Result<(), String>) {
+impl Job {
+    /// Answers the caller once its batch committed, or with the reason the commit failed (`Unavailable`
+    /// when the database could not be reached, else `Commit`).
+    pub fn answer(self, commit: Result<(), &StoreError>) {
         let result = match (commit, self.result) {
             (Ok(()), Some(result)) => result,
             (Ok(()), None) => Err(StoreError::Commit("the change was not run".into())),
-            (Err(e), _) => Err(StoreError::Commit(e)),
+            (Err(StoreError::Unavailable(e)), _) => Err(StoreError::Unavailable(e.clone())),
+            (Err(e), _) => Err(StoreError::Commit(e.to_string())),
         };
         let _ = self.reply.send(result);
     }
 }
 
-/// The handle callers queue jobs on; cheap to clone.
+/// The handle callers queue mutations on; cheap to clone.
 #[derive(Clone)]
-pub struct Writer {
-    jobs: mpsc::Sender<Box<dyn Job>>,
+pub enum Writer {
+    Sqlite(mpsc::Sender<Job>),
+    Postgres(PgWriter),
 }
 
 impl Writer {
     /// Opens its own connection to `path` (already migrated) and starts the thread. Committed events go to
     /// `committed`, one batch at a time.
-    pub fn start(path: &Path, committed: UnboundedSender<Vec<EventRow>>, bell: Arc<Notify>) -> Result<Writer> {
+    pub fn start_sqlite(path: &Path, committed: UnboundedSender<Vec<EventRow>>, bell: Arc<Notify>) -> Result<Writer> {
         let conn = Connection::open(path)?;
         // The same settings as the pool's connections: WAL, and NORMAL sync (a killed process loses no
         // committed transaction; only a power cut could).
@@ -86,23 +76,25 @@ impl Writer {
             .name("order-checkpoint".into())
             .spawn(move || checkpoint(checkpointer, nudges))
             .map_err(|e| StoreError::Commit(format!("cannot start the checkpoint thread: {e}")))?;
-        let (jobs, queue) = mpsc::channel::<Box<dyn Job>>();
+        let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("order-writer".into())
             .spawn(move || run(conn, queue, committed, bell, wrote))
             .map_err(|e| StoreError::Commit(format!("cannot start the writer thread: {e}")))?;
-        Ok(Writer { jobs })
+        Ok(Writer::Sqlite(jobs))
     }
 
-    /// Runs `work` in the next batch's transaction and returns its result once that batch is committed.
-    pub async fn write<T, F>(&self, work: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection, &mut Vec<EventRow>) -> Result<T> + Send + 'static,
-    {
+    /// Runs `mutation` in the next batch's transaction and returns its result once that batch is committed.
+    pub async fn write(&self, mutation: Mutation) -> Result<Applied> {
         let (reply, answer) = oneshot::channel();
-        let job = Box::new(Typed { work: Some(work), result: None, reply });
-        self.jobs.send(job).map_err(|_| StoreError::Commit("the writer has stopped".into()))?;
+        let job = Job { mutation: Some(mutation), result: None, reply };
+        let sent = match self {
+            Writer::Sqlite(jobs) => jobs.send(job).is_ok(),
+            Writer::Postgres(pg) => pg.send(job),
+        };
+        if !sent {
+            return Err(StoreError::Commit("the writer has stopped".into()));
+        }
         answer.await.map_err(|_| StoreError::Commit("the writer stopped before answering".into()))?
     }
 }
@@ -133,7 +125,7 @@ const WAL_RESTART_FRAMES: i64 = 4096;
 
 fn run(
     mut conn: Connection,
-    queue: mpsc::Receiver<Box<dyn Job>>,
+    queue: mpsc::Receiver<Job>,
     committed: UnboundedSender<Vec<EventRow>>,
     bell: Arc<Notify>,
     wrote: mpsc::SyncSender<()>,
@@ -162,78 +154,114 @@ fn run(
             }
             Err(e) => {
                 tracing::error!(error = %e, jobs = batch.len(), "a batch of changes could not be committed");
-                let reason = e.to_string();
-                batch.into_iter().for_each(|job| job.answer(Err(reason.clone())));
+                let failed = StoreError::Write(e);
+                batch.into_iter().for_each(|job| job.answer(Err(&failed)));
             }
         }
     }
 }
 
-fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>], events: &mut Vec<EventRow>) -> rusqlite::Result<()> {
+fn run_batch(conn: &mut Connection, batch: &mut [Job], events: &mut Vec<EventRow>) -> rusqlite::Result<()> {
     let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     for job in batch.iter_mut() {
+        let Some(mutation) = job.mutation.take() else { continue };
         let mark = events.len();
         let savepoint = tx.savepoint()?;
-        if job.run(&savepoint, events) {
+        let result = apply(&mut SqliteTx(&savepoint), mutation, events)
+            .now_or_never()
+            .expect("rusqlite's statements never wait");
+        if result.is_ok() {
             savepoint.commit()?;
         } else {
-            // Dropping the savepoint rolls the failed job back; its events were never committed.
+            // Dropping the savepoint rolls the failed mutation back; its events were never committed.
             events.truncate(mark);
         }
+        job.result = Some(result);
     }
     tx.commit()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::events::Audience;
+/// The writer's statements on SQLite: synchronous, so each future is ready when first polled.
+struct SqliteTx<'c>(&'c Connection);
 
-    fn event(seq: u64) -> EventRow {
-        EventRow {
-            seq,
-            idx: 0,
-            event: "test".into(),
-            audience: Audience::CUSTOMER,
-            payload: Some(serde_json::value::to_raw_value(&serde_json::json!({ "seq": seq })).unwrap()),
-            order_id: "o".into(),
-            customer_id: "c".into(),
-        }
+impl WriteTx for SqliteTx<'_> {
+    async fn next_order_number(&mut self) -> Result<i64> {
+        Ok(self.0.prepare_cached("SELECT COALESCE(MAX(num), 1000) + 1 FROM orders")?.query_row([], |r| r.get(0))?)
     }
 
-    /// Many jobs at once share commits; one that fails leaves no trace, and the others are unaffected.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_failing_job_rolls_back_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::Store::open(&dir.path().join("w.db")).await.unwrap();
-        let mut committed = store.take_committed().unwrap();
-        let jobs = (0..100u64).map(|i| {
-            let writer = store.writer.clone();
-            tokio::spawn(async move {
-                writer
-                    .write(move |conn, events| {
-                        conn.execute("INSERT INTO meta (key, value) VALUES (?, 'x')", [format!("k{i}")])?;
-                        events.push(event(i));
-                        if i % 10 == 3 {
-                            return Err(StoreError::Invalid(format!("job {i} fails")));
-                        }
-                        Ok(i)
-                    })
-                    .await
-            })
-        });
-        let results: Vec<_> = futures_util::future::join_all(jobs).await.into_iter().map(|r| r.unwrap()).collect();
-        for (i, r) in results.iter().enumerate() {
-            assert_eq!(r.is_ok(), i % 10 != 3, "job {i}: {r:?}");
-        }
-        let (kept,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM meta WHERE key LIKE 'k%'").fetch_one(store.pool()).await.unwrap();
-        assert_eq!(kept, 90);
-        let mut seen = Vec::new();
-        while seen.len() < 90 {
-            seen.extend(committed.recv().await.unwrap().into_iter().map(|e| e.seq));
-        }
-        seen.sort_unstable();
-        assert_eq!(seen, (0..100).filter(|i| i % 10 != 3).collect::<Vec<_>>());
+    async fn insert_order(&mut self, num: i64, order: &Order, doc: &str) -> Result<()> {
+        self.0
+            .prepare_cached("INSERT INTO orders (id, num, customer_id, status, doc) VALUES (?, ?, ?, ?, ?)")?
+            .execute(params![order.id, num, order.customer, order.status.as_str(), doc])?;
+        Ok(())
+    }
+
+    async fn order_and_name(&mut self, id: &str) -> Result<Option<(String, Option<String>)>> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "SELECT o.doc, u.name FROM orders o LEFT JOIN users u ON u.id = o.customer_id WHERE o.id = ?",
+            )?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
+    async fn update_order(&mut self, order: &Order, doc: &str) -> Result<()> {
+        self.0.prepare_cached("UPDATE orders SET status = ?, doc = ? WHERE id = ?")?.execute(params![
+            order.status.as_str(),
+            doc,
+            order.id
+        ])?;
+        Ok(())
+    }
+
+    async fn insert_change(&mut self, order: &Order, kind: &str, at: &str) -> Result<u64> {
+        // AUTOINCREMENT under the one write lock: the next number, in commit order.
+        self.0
+            .prepare_cached("INSERT INTO changes (order_id, customer_id, kind, created_at) VALUES (?, ?, ?, ?)")?
+            .execute(params![order.id, order.customer, kind, at])?;
+        Ok(self.0.last_insert_rowid() as u64)
+    }
+
+    async fn add_count(&mut self, scope: &str, status: &str, delta: i64) -> Result<()> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO order_counts (scope, status, n) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(scope, status) DO UPDATE SET n = n + excluded.n",
+            )?
+            .execute(params![scope, status, delta])?;
+        Ok(())
+    }
+
+    async fn counts(&mut self, scope: &str) -> Result<Vec<(String, i64)>> {
+        let mut q = self.0.prepare_cached("SELECT status, n FROM order_counts WHERE scope = ?")?;
+        let rows = q.query_map([scope], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    async fn insert_event(&mut self, seq: u64, idx: u32, event: &str, audience: u8, payload: &str) -> Result<()> {
+        self.0
+            .prepare_cached("INSERT INTO change_events (seq, idx, event, audience, payload) VALUES (?, ?, ?, ?, ?)")?
+            .execute(params![seq as i64, i64::from(idx), event, i64::from(audience), payload])?;
+        Ok(())
+    }
+
+    async fn insert_notification(&mut self, n: &NewNotification, seq: u64) -> Result<()> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO notifications (id, audience, kind, title, message, order_id, created_at, seq) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )?
+            .execute(params![
+                n.id,
+                n.audience,
+                n.kind,
+                n.title,
+                n.message,
+                n.order_id,
+                n.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                seq as i64
+            ])?;
+        Ok(())
     }
 }

@@ -19,7 +19,7 @@ struct Api {
 async fn api() -> Api {
     let dir = tempfile::tempdir().unwrap();
     let config = ServerConfig::for_tests(dir.path().join("orders.db"));
-    let store = Store::open(&config.db_path).await.unwrap();
+    let store = Store::open(&config.db).await.unwrap();
     seed::seed(&store).await.unwrap();
     let ctx = AppCtx::new(store, Keys::new(config.jwt_secret.as_deref().expect("a test secret")), &config);
     let app = http::with_outer_layers(http::app(ctx.clone()), &config);
