@@ -427,7 +427,7 @@ async fn two_hundred_apps_survive_an_instance_killed_through_haproxy() -> Result
     let deadline = Instant::now() + Duration::from_secs(90);
     for (i, ((_, token, order), (_, log))) in people.iter().zip(&apps).enumerate() {
         let want = truth(&truth_api, token, since).await?;
-        let last = want.iter().filter(|t| t.1 == *order).map(|t| t.2).last();
+        let last = want.iter().rfind(|t| t.1 == *order).map(|t| t.2);
         let left = deadline.saturating_duration_since(Instant::now());
         log.wait_for(&format!("app {i} to catch up"), left, |_| log.statuses_of(order).last().copied() == last).await?;
         exactly_once_in_order(&format!("app {i}"), &applied(log), &want)?;
@@ -532,7 +532,7 @@ async fn postgresql_restarted_under_load_loses_nothing() -> Result<()> {
         let _ = log
             .wait_for(&format!("app {i} to catch up"), LONG, |_| {
                 let got = applied(log);
-                got.len() >= want.len() && log.statuses_of(order).last() == want.iter().map(|t| &t.2).last()
+                got.len() >= want.len() && log.statuses_of(order).last() == want.last().map(|t| &t.2)
             })
             .await;
         exactly_once_in_order(&format!("app {i}"), &applied(log), &want)?;

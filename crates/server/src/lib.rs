@@ -1,5 +1,5 @@
 //! `order-server`: the reference order backend of Live Orders (docs/CONTRACT.md, base contract and every
-//! extension), built on axum (REST), socketioxide (Socket.IO v4) and SQLite (sqlx).
+//! extension), built on axum (REST), socketioxide (Socket.IO v4) and SQLite or PostgreSQL (sqlx).
 //!
 //! How a change travels: a REST handler (or the CLI, or the simulator) calls the [`store::Store`], which writes
 //! the order, a change-log row and the change's events in one transaction; the [`dispatcher`] tails the log and

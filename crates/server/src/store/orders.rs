@@ -101,17 +101,13 @@ pub(super) trait WriteTx {
     async fn insert_notification(&mut self, n: &NewNotification, seq: u64) -> Result<()>;
 }
 
+/// How a mutation changes an order, given the time of the change.
+pub(super) type Change = Box<dyn FnOnce(&mut Order, DateTime<Utc>) -> Result<()> + Send>;
+
 /// One change of the orders, as the writer queues it.
 pub(super) enum Mutation {
-    Place {
-        customer: User,
-        input: OrderInput,
-    },
-    Change {
-        order_id: String,
-        kind: &'static str,
-        change: Box<dyn FnOnce(&mut Order, DateTime<Utc>) -> Result<()> + Send>,
-    },
+    Place { customer: User, input: OrderInput },
+    Change { order_id: String, kind: &'static str, change: Change },
 }
 
 /// Runs one mutation in the writer's transaction, appending the events it commits to `events`.
