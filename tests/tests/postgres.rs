@@ -9,7 +9,9 @@
 //! - 200 customers' apps through HAProxy on two instances: one instance is killed with `-9` while orders
 //!   move, every app reconnects to the other, and each applies every change of its orders once, in order;
 //! - PostgreSQL restarted under load: the instances reconnect by themselves, every write they accepted is in
-//!   the log and reaches the apps, and the writes they could not make were refused in words.
+//!   the log and reaches the apps, and the writes they could not make were refused in words;
+//! - a sign-out through one instance ends the session on the other; a task's lease is held by one instance at
+//!   a time; what order-server cannot run on is refused in words.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -315,6 +317,11 @@ async fn a_change_written_through_one_instance_reaches_a_socket_on_the_other() -
         ensure!(log_seq.as_ref().map(|t| t.0) == Some(got[0].0), "the same seq on both instances: {log_seq:?} {got:?}");
     }
     eprintln!("cross-instance delivery: {} ms", latency.as_millis());
+    // A session ended through B ends on A too: the app connected to A is signed out.
+    let ended = Instant::now();
+    api_b.logout(&customer).await?;
+    log.wait_link("logged_out", 0, Duration::from_secs(10)).await?;
+    eprintln!("a sign-out through B reached the app on A in {} ms", ended.elapsed().as_millis());
     app.shutdown().await;
     a.shutdown().await;
     b.shutdown().await;
@@ -552,5 +559,52 @@ async fn postgresql_restarted_under_load_loses_nothing() -> Result<()> {
     }
     a.shutdown().await;
     b.shutdown().await;
+    Ok(())
+}
+
+/// Across instances, one task runs once: a lease held by one store is refused to another until the holder
+/// lets go (or its connection dies).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_is_held_by_one_instance_at_a_time() -> Result<()> {
+    let pg = Postgres::start()?;
+    let url = pg.create_db("lease")?;
+    let (a, b) =
+        (Store::open(&DbLocation::Postgres(url.clone())).await?, Store::open(&DbLocation::Postgres(url)).await?);
+    let held = a.try_lease("push").await?.context("a free lease is granted")?;
+    ensure!(b.try_lease("push").await?.is_none(), "a held lease is refused to another instance");
+    ensure!(b.try_lease("retention").await?.is_some(), "another task's lease is another lock");
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while b.try_lease("push").await?.is_none() {
+        ensure!(Instant::now() < deadline, "the lease was not freed when its holder let go");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    a.close().await;
+    b.close().await;
+    Ok(())
+}
+
+/// What `--db` cannot be run on is refused in words, before anything is written: another scheme, and
+/// PostgreSQL without the secret every instance must share.
+#[test]
+fn order_server_refuses_what_it_cannot_run_on() -> Result<()> {
+    let dir = TempDir::new("refusals");
+    let run = |db: &str| -> Result<String> {
+        let out = std::process::Command::new(live_orders_tests::procs::workspace_binary("order-server")?)
+            .current_dir(dir.path())
+            .args(["--addr", "127.0.0.1:0", "--db", db])
+            .env_remove("ORDER_SERVER_JWT_SECRET")
+            .env_remove("ORDER_SERVER_JWT_SECRET_FILE")
+            .output()?;
+        ensure!(!out.status.success(), "order-server started on {db}");
+        Ok(String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let mysql = run("mysql://root:hunter2@db.example/orders")?;
+    ensure!(mysql.contains("`mysql://` is not a database order-server runs on"), "{mysql}");
+    ensure!(!mysql.contains("hunter2"), "the password is never shown: {mysql}");
+    let pg = run("postgres://live:hunter2@127.0.0.1:1/orders")?;
+    ensure!(pg.contains("needs the JWT secret its instances share"), "{pg}");
+    ensure!(!pg.contains("hunter2"), "the password is never shown: {pg}");
+    ensure!(std::fs::read_dir(dir.path())?.next().is_none(), "nothing was written: no `mysql:` folder, no file");
     Ok(())
 }
