@@ -122,6 +122,23 @@ async fn store_behaves(store: &Store) -> Result<()> {
         .await?;
     ensure!(n == 20, "{n} devices kept");
 
+    // Push: the customer notifications after the cursor, queued once per device as the cursor moves, each
+    // device's job due, settled.
+    let (notables, to) = store.notables_after(0, 1000).await?;
+    ensure!(notables.iter().any(|n| n.customer_id == alice.id), "alice's notifications are there to push");
+    let cursor = store.push_cursor().await?;
+    let message = notables.iter().find(|n| n.customer_id == alice.id).context("one of alice's")?.message.clone();
+    let pushes = [(alice.id.clone(), message)];
+    let queued = store.enqueue_pushes(&pushes, &[order_protocol::PushPlatform::Fcm], cursor, to).await?;
+    ensure!(queued == Some(20), "one push per device: {queued:?}");
+    let again = store.enqueue_pushes(&pushes, &[order_protocol::PushPlatform::Fcm], cursor, to).await?;
+    ensure!(again.is_none(), "a cursor that moved meanwhile queues nothing twice");
+    let due = store.due_pushes(order_protocol::PushPlatform::Fcm, 100, &Default::default()).await?;
+    ensure!(due.len() == 20, "{} due", due.len());
+    let settled: Vec<_> = due.into_iter().map(|j| (j, order_server::store::Settled::Done)).collect();
+    store.settle_pushes(&settled).await?;
+    ensure!(store.queued_pushes().await? == 0);
+
     // Read marks, kept on the server.
     let before = store.notifications(&alice).await?;
     ensure!(!before.is_empty() && before.iter().any(|n| !n.read));

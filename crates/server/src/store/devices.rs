@@ -222,11 +222,12 @@ impl Store {
     ) -> Result<Option<u64>> {
         let mut tx = self.begin_write().await?;
         // One tailer at a time moves the cursor (the push lease); the row lock makes sure of it on PostgreSQL.
-        sqlx::query(&format!("SELECT value FROM meta WHERE key = $1{}", self.for_update()))
-            .bind(PUSH_CURSOR)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if meta_number(&mut *tx, PUSH_CURSOR).await? != from {
+        let cursor: Option<(String,)> =
+            sqlx::query_as(&format!("SELECT value FROM meta WHERE key = $1{}", self.for_update()))
+                .bind(PUSH_CURSOR)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if cursor.and_then(|(v,)| v.parse().ok()) != from {
             return Ok(None);
         }
         let now = now_ms();

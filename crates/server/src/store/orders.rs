@@ -82,8 +82,9 @@ fn parse_doc(doc: &str) -> Result<Order> {
 }
 
 /// The statements a change of an order needs inside the writer's transaction, on either database (SQLite's
-/// through rusqlite on the writer thread, whose futures are ready at once; PostgreSQL's through sqlx). The
-/// rules of a change (`apply`, `log_change`) are written once over it.
+/// through rusqlite on the writer thread, whose futures are ready at once; PostgreSQL's through sqlx, gathering
+/// the log's rows for one write per batch). The rules of a change (`apply`, `log_change`) are written once over
+/// it, and refuse a change (not found, invalid, a conflict) before its first write.
 pub(super) trait WriteTx {
     /// The number of the next order (`ORD-<n>`).
     async fn next_order_number(&mut self) -> Result<i64>;

@@ -171,10 +171,9 @@ async fn write(
             }
             Err(e) => {
                 tracing::error!(error = %e, jobs = batch.len(), "a batch of changes could not be committed");
-                let failed = if super::is_connection_error(&e) {
-                    StoreError::Unavailable(e.to_string())
-                } else {
-                    StoreError::Commit(e.to_string())
+                let failed = match e {
+                    StoreError::Db(e) if super::is_connection_error(&e) => StoreError::Unavailable(e.to_string()),
+                    other => other,
                 };
                 batch.into_iter().for_each(|job| job.answer(Err(&failed)));
             }
@@ -182,38 +181,116 @@ async fn write(
     }
 }
 
-async fn run_batch(pool: &PgPool, batch: &mut [Job], events: &mut Vec<EventRow>) -> Result<(), sqlx::Error> {
+/// One batch in one transaction. Round trips are what a change costs here, so a change makes few: the rows
+/// of `changes`, `change_events` and `notifications` are gathered and written once per batch, and `seq` is
+/// counted in memory from the counter row read (and locked) at the start, which is written back at the end.
+/// A mutation refused by its rules (not found, invalid, a conflict) is refused before it writes anything
+/// (`orders::apply`), so it needs no savepoint; any other failure fails the whole batch, whose callers all
+/// hear it, and nothing of it is committed.
+async fn run_batch(pool: &PgPool, batch: &mut [Job], events: &mut Vec<EventRow>) -> Result<()> {
     let mut conn = pool.acquire().await?;
     let mut tx = conn.begin().await?;
     // First, so every writer of every instance queues here and nowhere else (no deadlock on an order's row).
-    sqlx::query("SELECT value FROM counters WHERE name = 'changes' FOR UPDATE").execute(&mut *tx).await?;
+    let (head,): (i64,) =
+        sqlx::query_as("SELECT value FROM counters WHERE name = 'changes' FOR UPDATE").fetch_one(&mut *tx).await?;
+    let mut rows = Rows { next_seq: head as u64, ..Rows::default() };
     for job in batch.iter_mut() {
         let Some(mutation) = job.mutation.take() else { continue };
-        let mark = events.len();
-        sqlx::query("SAVEPOINT job").execute(&mut *tx).await?;
-        let result = apply(&mut PgTx(&mut tx), mutation, events).await;
-        if result.is_ok() {
-            sqlx::query("RELEASE SAVEPOINT job").execute(&mut *tx).await?;
-        } else {
-            // A failure of the connection itself fails here too, and with it the batch.
-            sqlx::query("ROLLBACK TO SAVEPOINT job").execute(&mut *tx).await?;
-            events.truncate(mark);
+        let result = apply(&mut PgTx { conn: &mut tx, rows: &mut rows }, mutation, events).await;
+        match result {
+            Err(StoreError::NotFound(_) | StoreError::Invalid(_) | StoreError::Conflict(_)) | Ok(_) => {
+                job.result = Some(result);
+            }
+            Err(other) => return Err(other),
         }
-        job.result = Some(result);
     }
-    if !events.is_empty() {
+    let last = rows.next_seq;
+    if last > head as u64 {
+        rows.write(&mut tx).await?;
+        sqlx::query("UPDATE counters SET value = $1 WHERE name = 'changes'")
+            .bind(last as i64)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("SELECT pg_notify($1, '')").bind(CHANGES_CHANNEL).execute(&mut *tx).await?;
     }
-    tx.commit().await
+    Ok(tx.commit().await?)
 }
 
-/// The writer's statements on PostgreSQL.
-struct PgTx<'c>(&'c mut PgConnection);
+/// The log rows of a batch, by column, written with one `INSERT … SELECT FROM UNNEST` per table.
+#[derive(Default)]
+struct Rows {
+    /// The last `seq` handed out.
+    next_seq: u64,
+    change_seq: Vec<i64>,
+    change_order: Vec<String>,
+    change_customer: Vec<String>,
+    change_kind: Vec<String>,
+    change_at: Vec<String>,
+    event_seq: Vec<i64>,
+    event_idx: Vec<i64>,
+    event_name: Vec<String>,
+    event_audience: Vec<i64>,
+    event_payload: Vec<String>,
+    notes: Vec<(NewNotification, i64)>,
+}
+
+impl Rows {
+    async fn write(self, conn: &mut PgConnection) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO changes (seq, order_id, customer_id, kind, created_at) \
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])",
+        )
+        .bind(self.change_seq)
+        .bind(self.change_order)
+        .bind(self.change_customer)
+        .bind(self.change_kind)
+        .bind(self.change_at)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "INSERT INTO change_events (seq, idx, event, audience, payload) \
+             SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::text[])",
+        )
+        .bind(self.event_seq)
+        .bind(self.event_idx)
+        .bind(self.event_name)
+        .bind(self.event_audience)
+        .bind(self.event_payload)
+        .execute(&mut *conn)
+        .await?;
+        if !self.notes.is_empty() {
+            let column =
+                |f: &dyn Fn(&NewNotification) -> String| self.notes.iter().map(|(n, _)| f(n)).collect::<Vec<_>>();
+            sqlx::query(
+                "INSERT INTO notifications (id, audience, kind, title, message, order_id, created_at, seq) \
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+                                      $7::text[], $8::bigint[])",
+            )
+            .bind(column(&|n| n.id.clone()))
+            .bind(column(&|n| n.audience.clone()))
+            .bind(column(&|n| n.kind.to_owned()))
+            .bind(column(&|n| n.title.clone()))
+            .bind(column(&|n| n.message.clone()))
+            .bind(column(&|n| n.order_id.clone()))
+            .bind(column(&|n| n.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
+            .bind(self.notes.iter().map(|(_, seq)| *seq).collect::<Vec<_>>())
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The writer's statements on PostgreSQL: reads and the order's own row at once, the log's rows gathered.
+struct PgTx<'c> {
+    conn: &'c mut PgConnection,
+    rows: &'c mut Rows,
+}
 
 impl WriteTx for PgTx<'_> {
     async fn next_order_number(&mut self) -> Result<i64> {
         let (n,): (i64,) =
-            sqlx::query_as("SELECT COALESCE(MAX(num), 1000) + 1 FROM orders").fetch_one(&mut *self.0).await?;
+            sqlx::query_as("SELECT COALESCE(MAX(num), 1000) + 1 FROM orders").fetch_one(&mut *self.conn).await?;
         Ok(n)
     }
 
@@ -224,7 +301,7 @@ impl WriteTx for PgTx<'_> {
             .bind(&order.customer)
             .bind(order.status.as_str())
             .bind(doc)
-            .execute(&mut *self.0)
+            .execute(&mut *self.conn)
             .await?;
         Ok(())
     }
@@ -234,7 +311,7 @@ impl WriteTx for PgTx<'_> {
             "SELECT o.doc, u.name FROM orders o LEFT JOIN users u ON u.id = o.customer_id WHERE o.id = $1",
         )
         .bind(id)
-        .fetch_optional(&mut *self.0)
+        .fetch_optional(&mut *self.conn)
         .await?)
     }
 
@@ -243,24 +320,21 @@ impl WriteTx for PgTx<'_> {
             .bind(order.status.as_str())
             .bind(doc)
             .bind(&order.id)
-            .execute(&mut *self.0)
+            .execute(&mut *self.conn)
             .await?;
         Ok(())
     }
 
     async fn insert_change(&mut self, order: &Order, kind: &str, at: &str) -> Result<u64> {
-        let (seq,): (i64,) = sqlx::query_as(
-            "WITH next AS (UPDATE counters SET value = value + 1 WHERE name = 'changes' RETURNING value) \
-             INSERT INTO changes (seq, order_id, customer_id, kind, created_at) \
-             SELECT value, $1, $2, $3, $4 FROM next RETURNING seq",
-        )
-        .bind(&order.id)
-        .bind(&order.customer)
-        .bind(kind)
-        .bind(at)
-        .fetch_one(&mut *self.0)
-        .await?;
-        Ok(seq as u64)
+        // The counter row is locked by this batch: the next number is ours.
+        let rows = &mut *self.rows;
+        rows.next_seq += 1;
+        rows.change_seq.push(rows.next_seq as i64);
+        rows.change_order.push(order.id.clone());
+        rows.change_customer.push(order.customer.clone());
+        rows.change_kind.push(kind.to_owned());
+        rows.change_at.push(at.to_owned());
+        Ok(rows.next_seq)
     }
 
     async fn add_count(&mut self, scope: &str, status: &str, delta: i64) -> Result<()> {
@@ -271,7 +345,7 @@ impl WriteTx for PgTx<'_> {
         .bind(scope)
         .bind(status)
         .bind(delta)
-        .execute(&mut *self.0)
+        .execute(&mut *self.conn)
         .await?;
         Ok(())
     }
@@ -279,37 +353,22 @@ impl WriteTx for PgTx<'_> {
     async fn counts(&mut self, scope: &str) -> Result<Vec<(String, i64)>> {
         Ok(sqlx::query_as("SELECT status, n FROM order_counts WHERE scope = $1")
             .bind(scope)
-            .fetch_all(&mut *self.0)
+            .fetch_all(&mut *self.conn)
             .await?)
     }
 
     async fn insert_event(&mut self, seq: u64, idx: u32, event: &str, audience: u8, payload: &str) -> Result<()> {
-        sqlx::query("INSERT INTO change_events (seq, idx, event, audience, payload) VALUES ($1, $2, $3, $4, $5)")
-            .bind(seq as i64)
-            .bind(i64::from(idx))
-            .bind(event)
-            .bind(i64::from(audience))
-            .bind(payload)
-            .execute(&mut *self.0)
-            .await?;
+        let rows = &mut *self.rows;
+        rows.event_seq.push(seq as i64);
+        rows.event_idx.push(i64::from(idx));
+        rows.event_name.push(event.to_owned());
+        rows.event_audience.push(i64::from(audience));
+        rows.event_payload.push(payload.to_owned());
         Ok(())
     }
 
     async fn insert_notification(&mut self, n: &NewNotification, seq: u64) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO notifications (id, audience, kind, title, message, order_id, created_at, seq) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&n.id)
-        .bind(&n.audience)
-        .bind(n.kind)
-        .bind(&n.title)
-        .bind(&n.message)
-        .bind(&n.order_id)
-        .bind(n.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .bind(seq as i64)
-        .execute(&mut *self.0)
-        .await?;
+        self.rows.notes.push((n.clone(), seq as i64));
         Ok(())
     }
 }
