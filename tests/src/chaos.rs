@@ -259,16 +259,7 @@ impl Life {
 
     /// Every `seq` drawn on an order, in order.
     fn seqs(&self) -> Vec<(u64, String, Status)> {
-        self.log
-            .all()
-            .into_iter()
-            .filter_map(|(_, e)| match e {
-                ClientEvent::Update { patch: Patch::Order { order, .. }, seq: Some(s) } => {
-                    Some((s, order.id, order.status))
-                }
-                _ => None,
-            })
-            .collect()
+        self.log.seqs()
     }
 }
 

@@ -86,6 +86,19 @@ impl EventLog {
         Ok(found)
     }
 
+    /// Every `seq` applied to an order, with the order and the status drawn, in order.
+    pub fn seqs(&self) -> Vec<(u64, String, Status)> {
+        self.all()
+            .into_iter()
+            .filter_map(|(_, e)| match e {
+                ClientEvent::Update { patch: Patch::Order { order, .. }, seq: Some(s) } => {
+                    Some((s, order.id, order.status))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The order patches, in order.
     pub fn orders(&self) -> Vec<OrderView> {
         self.all()

@@ -21,9 +21,9 @@ use anyhow::{bail, ensure, Context, Result};
 use live_orders_tests::client_log::EventLog;
 use live_orders_tests::pg::{Haproxy, Postgres};
 use live_orders_tests::procs::{free_port, OrderServer, TempDir};
-use order_client::{Api, ApiError, Changes, ClientEvent, Engine, EngineConfig, MemoryTokenStore, Token};
+use order_client::{Api, ApiError, Changes, Engine, EngineConfig, MemoryTokenStore, Token};
 use order_protocol::names::CUSTOMER_ORDER_UPDATE;
-use order_protocol::{Address, DeliveryPatch, Item, LatLng, OrderUpdate, Patch, Role, Status, User};
+use order_protocol::{Address, DeliveryPatch, Item, LatLng, OrderUpdate, Role, Status, User};
 use order_server::auth::{Claims, Keys};
 use order_server::store::{DbLocation, OrderInput, Store, StoreError};
 use order_server::{RunningServer, ServerConfig};
@@ -257,19 +257,6 @@ fn engine(api_url: &str, token: Token, rt: &tokio::runtime::Handle) -> (Engine, 
     (engine, EventLog::record(rx))
 }
 
-/// The `seq`s an app applied to its orders, with the status each drew, in order.
-fn applied(log: &EventLog) -> Vec<(u64, String, Status)> {
-    log.all()
-        .into_iter()
-        .filter_map(|(_, e)| match e {
-            ClientEvent::Update { patch: Patch::Order { order, .. }, seq: Some(s) } => {
-                Some((s, order.id, order.status))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
 /// The customer's status changes in a server's change log after `since`: (`seq`, order, status).
 async fn truth(api: &Api, token: &Token, since: u64) -> Result<Vec<(u64, String, Status)>> {
     let mut out = Vec::new();
@@ -327,7 +314,7 @@ async fn a_change_written_through_one_instance_reaches_a_socket_on_the_other() -
     log.wait_for("the change written on B", LONG, |_| log.statuses_of(&order.id).last() == Some(&next)).await?;
     let latency = written.elapsed();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let got: Vec<_> = applied(&log).into_iter().filter(|(_, id, _)| *id == order.id).collect();
+    let got: Vec<_> = log.seqs().into_iter().filter(|(_, id, _)| *id == order.id).collect();
     ensure!(got.len() == 1, "applied once: {got:?}");
     for api in [&api_a, &api_b] {
         let log_seq = truth(api, &customer, 0).await?.into_iter().find(|t| t.1 == order.id && t.2 == next);
@@ -454,7 +441,7 @@ async fn two_hundred_apps_survive_an_instance_killed_through_haproxy() -> Result
         let last = want.iter().rfind(|t| t.1 == *order).map(|t| t.2);
         let left = deadline.saturating_duration_since(Instant::now());
         log.wait_for(&format!("app {i} to catch up"), left, |_| log.statuses_of(order).last().copied() == last).await?;
-        exactly_once_in_order(&format!("app {i}"), &applied(log), &want)?;
+        exactly_once_in_order(&format!("app {i}"), &log.seqs(), &want)?;
     }
     for (app, _) in apps {
         app.shutdown().await;
@@ -555,11 +542,11 @@ async fn postgresql_restarted_under_load_loses_nothing() -> Result<()> {
         // Then the oracle says what is missing, if anything.
         let _ = log
             .wait_for(&format!("app {i} to catch up"), LONG, |_| {
-                let got = applied(log);
+                let got = log.seqs();
                 got.len() >= want.len() && log.statuses_of(order).last() == want.last().map(|t| &t.2)
             })
             .await;
-        exactly_once_in_order(&format!("app {i}"), &applied(log), &want)?;
+        exactly_once_in_order(&format!("app {i}"), &log.seqs(), &want)?;
     }
     let logged: i64 = {
         let store = Store::open(&DbLocation::Postgres(url.clone())).await?;

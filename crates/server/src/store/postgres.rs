@@ -24,7 +24,7 @@ use sqlx::{Connection as _, PgConnection};
 use tokio::sync::{mpsc, Notify};
 
 use super::orders::{apply, WriteTx};
-use super::writer::{Job, Writer, MAX_BATCH};
+use super::writer::{gather, Job, Writer};
 use super::{Backend, EventRow, Result, Store, StoreError};
 use crate::events::NewNotification;
 
@@ -153,13 +153,7 @@ async fn write(
     bell: Arc<Notify>,
 ) {
     while let Some(first) = queue.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
+        let mut batch = gather(first, || queue.try_recv().ok());
         let mut events = Vec::new();
         match run_batch(&pool, &mut batch, &mut events).await {
             Ok(()) => {

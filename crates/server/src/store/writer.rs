@@ -48,6 +48,18 @@ impl Job {
     }
 }
 
+/// A batch: `first` and the jobs already waiting behind it (`next`), at most `MAX_BATCH`.
+pub(super) fn gather(first: Job, mut next: impl FnMut() -> Option<Job>) -> Vec<Job> {
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        match next() {
+            Some(job) => batch.push(job),
+            None => break,
+        }
+    }
+    batch
+}
+
 /// The handle callers queue mutations on; cheap to clone.
 #[derive(Clone)]
 pub enum Writer {
@@ -132,14 +144,9 @@ fn run(
 ) {
     // Ends when every `Writer` handle is gone.
     while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
+        let batch = gather(first, || queue.try_recv().ok());
         let mut events = Vec::new();
+        let mut batch = batch;
         match run_batch(&mut conn, &mut batch, &mut events) {
             Ok(()) => {
                 // Handed over before the callers hear back, so a caller that saw its change committed
