@@ -123,6 +123,31 @@ impl EventLog {
             .count()
     }
 
+    /// The notification center's entries about one order at the end (its ids): the last full inbox, and each
+    /// notification filed after it.
+    pub fn inbox_for(&self, order_id: &str) -> std::collections::BTreeSet<String> {
+        let mut ids = std::collections::BTreeSet::new();
+        for (_, e) in self.all() {
+            match e {
+                ClientEvent::Update { patch: Patch::Inbox { inbox }, .. } => {
+                    ids = inbox
+                        .items
+                        .iter()
+                        .filter(|i| i.order_id.as_deref() == Some(order_id))
+                        .map(|i| i.id.clone())
+                        .collect();
+                }
+                ClientEvent::Update { patch: Patch::Notification { item, .. }, .. }
+                    if item.order_id.as_deref() == Some(order_id) =>
+                {
+                    ids.insert(item.id);
+                }
+                _ => {}
+            }
+        }
+        ids
+    }
+
     /// The link states in order.
     pub fn links(&self) -> Vec<LinkState> {
         self.all().iter().filter_map(|(_, e)| link_of(e).cloned()).collect()
