@@ -2,7 +2,7 @@
 //! change log, and a doorbell (LISTEN/NOTIFY) that tells it another instance committed.
 //!
 //! - **Numbers in commit order.** Every writer transaction first locks the `changes` row of `counters` and
-//!   takes each `seq` from it, so transactions that write changes run one after the other across the
+//!   counts each `seq` of its batch from it (writing it back before the commit), so transactions that write changes run one after the other across the
 //!   instances, `seq` is gapless, and a change is visible before any change numbered after it (a reader that
 //!   saw N can never later find a smaller number it missed). Batching many changes per transaction keeps that
 //!   one lock cheap.
@@ -66,7 +66,8 @@ impl Store {
             .acquire_timeout(Duration::from_secs(5))
             .after_connect(|conn, _| {
                 Box::pin(async move {
-                    sqlx::Executor::execute(&mut *conn, "SET statement_timeout = '15s'").await?;
+                    let set = format!("SET statement_timeout = '{STATEMENT_TIMEOUT}'");
+                    sqlx::Executor::execute(&mut *conn, set.as_str()).await?;
                     Ok(())
                 })
             })
