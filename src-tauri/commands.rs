@@ -28,6 +28,8 @@ fn io_error(e: std::io::Error) -> CommandError {
 #[tauri::command]
 pub(crate) fn window_ready<R: Runtime>(app: AppHandle<R>) -> Reply<shell::WindowReady> {
     crate::window::show_first_time(&app);
+    // A `liveorders://` link the app was started with can be shown now.
+    crate::deep_links::ui_ready(&app);
     Ok(())
 }
 
@@ -167,4 +169,64 @@ pub(crate) async fn switch_server<R: Runtime>(
         state.switch_backend(&app, &settings, &url).await.map_err(io_error)?;
     }
     Ok(state.session_info())
+}
+
+/// Whether the app opens at login (desktop only).
+#[tauri::command]
+pub(crate) fn open_at_login<R: Runtime>(app: AppHandle<R>) -> Reply<shell::GetOpenAtLogin> {
+    #[cfg(desktop)]
+    return crate::autostart::is_on(&app).map(Some).map_err(autostart_error);
+    #[cfg(not(desktop))]
+    {
+        let _ = app;
+        Ok(None)
+    }
+}
+
+#[tauri::command]
+pub(crate) fn set_open_at_login<R: Runtime>(
+    app: AppHandle<R>,
+    args: Args<shell::SetOpenAtLogin>,
+) -> Reply<shell::SetOpenAtLogin> {
+    #[cfg(desktop)]
+    return crate::autostart::set(&app, args).map_err(autostart_error);
+    #[cfg(not(desktop))]
+    {
+        let _ = (app, args);
+        Err(CommandError { code: ErrorCode::Invalid, message: "Phones open apps themselves.".into() })
+    }
+}
+
+#[cfg(desktop)]
+fn autostart_error(e: String) -> CommandError {
+    CommandError {
+        code: ErrorCode::Internal,
+        message: format!("The system's list of apps to open at login could not be changed: {e}"),
+    }
+}
+
+/// What is known about updates (desktop; phones are updated by their store).
+#[tauri::command]
+pub(crate) fn update_state<R: Runtime>(app: AppHandle<R>) -> Reply<shell::GetUpdateState> {
+    #[cfg(desktop)]
+    return Ok(crate::updates::state(&app));
+    #[cfg(not(desktop))]
+    Ok(shell::UpdateState { current: app.package_info().version.to_string(), ..Default::default() })
+}
+
+#[tauri::command]
+pub(crate) async fn check_for_update<R: Runtime>(app: AppHandle<R>) -> Reply<shell::CheckForUpdate> {
+    #[cfg(desktop)]
+    return Ok(crate::updates::check(&app).await);
+    #[cfg(not(desktop))]
+    update_state(app)
+}
+
+/// Installs the offered version: only ever called by the customer's "Install" in Settings.
+#[tauri::command]
+pub(crate) async fn install_update<R: Runtime>(app: AppHandle<R>) -> Reply<shell::InstallUpdate> {
+    #[cfg(desktop)]
+    return Ok(crate::updates::install(&app).await);
+    #[cfg(not(desktop))]
+    update_state(app)
 }

@@ -1,7 +1,8 @@
 //! The commands as the UI calls them (by name, with `{"args": …}`), on Tauri's mock runtime and against a
 //! real order-server: every command the UI can call is registered; a sign-in that fails comes back as a code
 //! the UI words and changes nothing; Settings keep the server in use; a switch of server moves the engine,
-//! and a refused one changes nothing.
+//! and a refused one changes nothing; an update is offered only when newer and installed only past its
+//! signature, checked against the public key the app is built with (here a key pair made by the test).
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -45,6 +46,15 @@ impl Shell {
 
     /// Starts the shell after `before` has had a look at its config dir.
     fn start_with(before: impl FnOnce(&std::path::Path)) -> Shell {
+        Shell::start_trusting(before, None)
+    }
+
+    /// Starts the shell with the updater, trusting updates signed by `key`.
+    fn start_updating(key: &minisign::KeyPair) -> Shell {
+        Shell::start_trusting(|_| {}, Some(key))
+    }
+
+    fn start_trusting(before: impl FnOnce(&std::path::Path), updates_from: Option<&minisign::KeyPair>) -> Shell {
         static N: AtomicUsize = AtomicUsize::new(0);
         let root = root();
         let id = format!("app.liveorders.test{}", N.fetch_add(1, Ordering::SeqCst));
@@ -53,7 +63,14 @@ impl Shell {
         before(&config);
         let mut context = mock_context(noop_assets());
         context.config_mut().identifier = id.clone();
-        let mut app = crate::app(mock_builder(), Parts::Commands).build(context).expect("the shell builds");
+        let mut builder = mock_builder();
+        if let Some(key) = updates_from {
+            let config =
+                serde_json::json!({ "pubkey": public_key(key), "endpoints": [], "requireSignedVersion": true });
+            context.config_mut().plugins.0.insert("updater".into(), config);
+            builder = builder.plugin(tauri_plugin_updater::Builder::new().build());
+        }
+        let mut app = crate::app(builder, Parts::Commands).build(context).expect("the shell builds");
         // The first turn of the event loop runs the setup, as at a real start.
         #[allow(deprecated)] // `run_return` would block until the app exits; one turn is what is wanted here.
         app.run_iteration(|_, _| {});
@@ -234,4 +251,150 @@ fn a_switch_of_server_is_checked_first_and_then_moves_the_engine() {
     // Signed in there without naming it again.
     let info = shell.call::<shell::Login>(&login("alice@example.com", "alice-pass", None)).expect("signed in");
     assert_eq!(info.api_url, api_url(&server));
+}
+
+/// The public key as tauri.conf.json holds it: the minisign text, in base64.
+fn public_key(key: &minisign::KeyPair) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(key.pk.to_box().expect("a key box").to_string())
+}
+
+/// A package's signature as Tauri's signer writes it (the version in the trusted comment), in base64.
+fn signature(key: &minisign::KeyPair, bytes: &[u8], version: &str) -> String {
+    use base64::Engine as _;
+    let trusted = format!("timestamp:1765000000\tfile:live-orders.deb\tversion:{version}");
+    let sig = minisign::sign(Some(&key.pk), &key.sk, bytes, Some(&trusted), None).expect("signed");
+    base64::engine::general_purpose::STANDARD.encode(sig.to_string())
+}
+
+/// A release host on loopback: `/latest.json` answers the manifest set last, `/package` the package bytes;
+/// it counts the package's downloads.
+#[derive(Clone)]
+struct ReleaseHost {
+    addr: std::net::SocketAddr,
+    answers: std::sync::Arc<std::sync::Mutex<(String, Vec<u8>)>>,
+    downloads: std::sync::Arc<AtomicUsize>,
+}
+
+impl ReleaseHost {
+    fn start() -> ReleaseHost {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let host = ReleaseHost {
+            addr: listener.local_addr().expect("its address"),
+            answers: Default::default(),
+            downloads: Default::default(),
+        };
+        let serving = host.clone();
+        std::thread::spawn(move || {
+            for mut conn in listener.incoming().map_while(Result::ok) {
+                let mut buf = [0u8; 8192];
+                let n = conn.read(&mut buf).unwrap_or(0);
+                let request = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let (manifest, package) = serving.answers.lock().expect("not poisoned").clone();
+                let (kind, body) = if request.starts_with("GET /package") {
+                    serving.downloads.fetch_add(1, Ordering::SeqCst);
+                    ("application/octet-stream", package)
+                } else {
+                    ("application/json", manifest.into_bytes())
+                };
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = conn.write_all(head.as_bytes()).and_then(|_| conn.write_all(&body));
+            }
+        });
+        host
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/latest.json", self.addr)
+    }
+
+    /// Announces `version` with this package and signature, for a plain build of this machine's kind.
+    fn announce(&self, version: &str, package: &[u8], signature: &str) {
+        let target = format!("linux-{}", std::env::consts::ARCH);
+        let manifest = serde_json::json!({
+            "version": version,
+            "notes": "Kinder.",
+            "platforms": { target: { "signature": signature, "url": format!("http://{}/package", self.addr) } },
+        });
+        *self.answers.lock().expect("not poisoned") = (manifest.to_string(), package.to_vec());
+    }
+
+    fn serve(&self, manifest: &str, package: &[u8]) {
+        *self.answers.lock().expect("not poisoned") = (manifest.to_owned(), package.to_vec());
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn an_update_is_offered_when_newer_and_gets_past_the_download_only_with_the_publishers_signature() {
+    use shell::UpdateStatus;
+    let publisher = minisign::KeyPair::generate_unencrypted_keypair().expect("a key pair");
+    let stranger = minisign::KeyPair::generate_unencrypted_keypair().expect("another");
+    let shell = Shell::start_updating(&publisher);
+    let host = ReleaseHost::start();
+    let status = || shell.call::<shell::GetUpdateState>(&()).expect("the update state").status;
+    let check = || shell.call::<shell::CheckForUpdate>(&()).expect("a check").status;
+    let install = || shell.call::<shell::InstallUpdate>(&()).expect("an install").status;
+    let failed = |s: UpdateStatus| match s {
+        UpdateStatus::Failed { message } => message,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    assert_eq!(status(), UpdateStatus::Unknown);
+    assert!(failed(check()).contains("No update server is set"));
+    let settings = shell.call::<shell::GetSettings>(&()).expect("settings");
+    shell.call::<shell::SaveSettings>(&Settings { update_url: Some(host.url()), ..settings }).expect("saved");
+
+    let package = b"Live Orders 0.2.0".to_vec();
+    // The publisher's newer version: offered with its notes, downloaded only on "Install", its signature
+    // checked; this copy is a plain build, so it says it cannot replace itself.
+    host.announce("0.2.0", &package, &signature(&publisher, &package, "0.2.0"));
+    assert_eq!(check(), UpdateStatus::Available { version: "0.2.0".into(), notes: Some("Kinder.".into()) });
+    assert_eq!(host.downloads.load(Ordering::SeqCst), 0, "nothing downloaded before the customer agrees");
+    let verified = failed(install());
+    assert!(verified.contains("downloaded and its signature checked"), "{verified}");
+    assert_eq!(host.downloads.load(Ordering::SeqCst), 1);
+
+    // Changed on the way: the same signature over other bytes.
+    host.announce("0.2.0", b"Live Orders 0.2.0 with a surprise", &signature(&publisher, &package, "0.2.0"));
+    assert!(matches!(check(), UpdateStatus::Available { .. }));
+    let tampered = failed(install());
+    assert!(tampered.contains("does not carry the publisher's valid signature"), "{tampered}");
+
+    // Signed by someone else.
+    host.announce("0.2.0", &package, &signature(&stranger, &package, "0.2.0"));
+    assert!(matches!(check(), UpdateStatus::Available { .. }));
+    assert!(failed(install()).contains("does not carry the publisher's valid signature"));
+
+    // An old release of the publisher's, announced as new.
+    let old = b"Live Orders 0.0.9".to_vec();
+    host.announce("0.2.0", &old, &signature(&publisher, &old, "0.0.9"));
+    assert!(matches!(check(), UpdateStatus::Available { .. }));
+    let replayed = failed(install());
+    assert!(
+        replayed.contains("announces version 0.2.0, but the download is the publisher's version 0.0.9"),
+        "{replayed}"
+    );
+
+    // An older version, the same one, a broken manifest, a server that is gone.
+    host.announce("0.0.9", &old, &signature(&publisher, &old, "0.0.9"));
+    assert!(failed(check()).contains("offers version 0.0.9, older than the 0.1.0 you have"));
+    host.announce("0.1.0", &package, &signature(&publisher, &package, "0.1.0"));
+    assert_eq!(check(), UpdateStatus::UpToDate);
+    host.serve("{ \"version\": \"0.2.0\", ", &package);
+    assert!(failed(check()).contains("could not be read"));
+    assert_eq!(
+        install(),
+        UpdateStatus::Failed { message: failed(status()) },
+        "nothing to install after a failed check"
+    );
+    let settings = shell.call::<shell::GetSettings>(&()).expect("settings");
+    shell.call::<shell::SaveSettings>(&Settings { update_url: Some(nobody()), ..settings }).expect("saved");
+    assert!(failed(check()).contains("cannot be reached"));
+    let settings = shell.call::<shell::GetSettings>(&()).expect("settings");
+    let remote = Settings { update_url: Some("http://updates.example.com/latest.json".into()), ..settings };
+    shell.call::<shell::SaveSettings>(&remote).expect("saved");
+    assert!(failed(check()).contains("not encrypted"));
 }

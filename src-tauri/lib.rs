@@ -11,7 +11,10 @@
 
 #![warn(unreachable_pub)]
 
+#[cfg(desktop)]
+mod autostart;
 mod commands;
+mod deep_links;
 mod forward;
 mod keychain;
 mod notify;
@@ -20,6 +23,8 @@ mod state;
 #[cfg(desktop)]
 mod tray;
 mod ui;
+#[cfg(desktop)]
+mod updates;
 mod window;
 
 #[cfg(mobile)]
@@ -34,7 +39,7 @@ use crate::window::{FirstShow, WindowPresence};
 pub fn run() {
     #[cfg(target_os = "linux")]
     draw_in_software();
-    match app(with_desktop_plugins(tauri::Builder::default()), Parts::All).build(tauri::generate_context!()) {
+    match app(with_os_plugins(tauri::Builder::default()), Parts::All).build(tauri::generate_context!()) {
         Ok(app) => app.run(|_app, _event| {
             // A phone's app back in front: reconnect and catch up at once.
             #[cfg(mobile)]
@@ -85,12 +90,23 @@ enum Parts {
     Commands,
 }
 
-/// The desktop's plugins: one instance per desktop session, the window's size and place kept.
-fn with_desktop_plugins<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+/// The plugins that need the OS (the tests of the commands run without them): `liveorders://` links
+/// everywhere; on the desktop one instance per session, the window's size and place kept, starting at login
+/// and signed updates.
+fn with_os_plugins<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     #[cfg(desktop)]
     let builder = builder
-        // A second launch focuses the first window instead of starting a second session.
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| window::show_main_window(app)))
+        // A second launch focuses the first window instead of starting a second session. Started with a link
+        // (the OS does that for `liveorders://`), it opens that link in the first; started at login while the
+        // app already runs, it leaves the window as it is.
+        .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
+            let args = args.get(1..).unwrap_or_default();
+            if let Some(link) = order_client::deep_link::link_in_args(args) {
+                deep_links::arrived(app, link);
+            } else if !args.iter().any(|a| a == autostart::HIDDEN) {
+                window::show_main_window(app);
+            }
+        }))
         // Size, position and the rest are restored; whether it shows is the shell's (`window::show_first_time`).
         .plugin(
             tauri_plugin_window_state::Builder::default()
@@ -98,8 +114,10 @@ fn with_desktop_plugins<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builde
                     tauri_plugin_window_state::StateFlags::all() - tauri_plugin_window_state::StateFlags::VISIBLE,
                 )
                 .build(),
-        );
-    builder
+        )
+        .plugin(autostart::plugin())
+        .plugin(tauri_plugin_updater::Builder::new().build());
+    builder.plugin(tauri_plugin_deep_link::init())
 }
 
 /// The app on any runtime: the real one in `run`, Tauri's mock runtime in the tests of the commands.
@@ -116,13 +134,29 @@ fn app<R: Runtime>(builder: tauri::Builder<R>, parts: Parts) -> tauri::Builder<R
             app.manage(SettingsStore::open(handle.path().app_config_dir()?.join("settings.json")));
             app.manage(FirstShow::default());
             app.manage(WindowPresence::default());
+            app.manage(deep_links::Links::default());
+            #[cfg(desktop)]
+            app.manage(updates::Updates::default());
+            // Started at login: the window stays in the tray until the customer opens it.
+            #[cfg(desktop)]
+            let hidden = autostart::started_hidden();
+            #[cfg(not(desktop))]
+            let hidden = false;
+            if hidden {
+                window::stay_hidden(handle);
+            }
             let state = AppState::new(handle, &handle.state::<SettingsStore>().get())?;
             app.manage(state);
             notify::start(handle);
-            window::show_if_the_ui_stays_silent(handle.clone());
-            #[cfg(desktop)]
+            if !hidden {
+                window::show_if_the_ui_stays_silent(handle.clone());
+            }
             if parts == Parts::All {
+                deep_links::start(handle);
+                #[cfg(desktop)]
                 tray::create(handle)?;
+                #[cfg(desktop)]
+                updates::start(handle);
             }
             // The window is created once this returns: nothing above may block (see ARCHITECTURE.md).
             tracing::debug!("setup done");
@@ -150,6 +184,11 @@ fn app<R: Runtime>(builder: tauri::Builder<R>, parts: Parts) -> tauri::Builder<R
             commands::notification_permission,
             commands::save_settings,
             commands::switch_server,
+            commands::open_at_login,
+            commands::set_open_at_login,
+            commands::update_state,
+            commands::check_for_update,
+            commands::install_update,
         ])
 }
 

@@ -52,6 +52,13 @@ pub(crate) fn show_first_time<R: Runtime>(app: &AppHandle<R>) -> bool {
     first
 }
 
+/// Keeps the main window in the tray at start (started at login): its first showing is then the customer's.
+pub(crate) fn stay_hidden<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(f) = app.try_state::<FirstShow>() {
+        f.take();
+    }
+}
+
 /// Shows the main window after `UI_READY_TIMEOUT` if the UI has not had it shown by then.
 pub(crate) fn show_if_the_ui_stays_silent<R: Runtime>(app: AppHandle<R>) {
     tauri::async_runtime::spawn(async move {

@@ -1,13 +1,13 @@
 //! The root: the store provider, the shell's events wired into it, the layout and the routes.
 //! Signed out, every route shows the login screen.
 
-use order_protocol::shell::{self, OpenOrder, ViewPatches};
+use order_protocol::shell::{self, LinkRefused, OpenOrder, UpdateChanged, ViewPatches};
 use order_protocol::LinkState;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::api;
-use crate::components::{bell::Bell, link::LinkIndicator, toasts::Toasts};
+use crate::components::{bell::Bell, link::LinkIndicator, open_at_login::OpenAtLoginOffer, toasts::Toasts};
 use crate::pages::{dashboard::Dashboard, login::Login, order::OrderPage, orders::Orders, settings::SettingsPage};
 use crate::route::Route;
 use crate::store::{refresh, Action, Store, StoreHandle};
@@ -23,11 +23,19 @@ pub(crate) fn app() -> Html {
                 crate::perf::patches_arrived();
                 s.dispatch(Action::Patches(patches));
             });
-            // A click on a native notification: show its order.
-            let opening = api::listen::<OpenOrder>(|id| {
+            // A click on a native notification, or a `liveorders://` link: show its order.
+            let s = store.clone();
+            let opening = api::listen::<OpenOrder>(move |id| {
+                s.dispatch(Action::DismissLinkProblem);
                 let _ = web_sys::window().map(|w| w.location().set_hash(&format!("/orders/{id}")));
             });
             wasm_bindgen_futures::spawn_local(opening);
+            let s = store.clone();
+            wasm_bindgen_futures::spawn_local(api::listen::<LinkRefused>(move |words| {
+                s.dispatch(Action::LinkRefused(words))
+            }));
+            let s = store.clone();
+            wasm_bindgen_futures::spawn_local(api::listen::<UpdateChanged>(move |u| s.dispatch(Action::Update(u))));
             // Ask for the state only once the listener is in place, or the reset could pass unheard.
             wasm_bindgen_futures::spawn_local(async move {
                 listening.await;
@@ -78,7 +86,19 @@ fn shell() -> Html {
                     <Bell />
                 }
             </header>
-            <main id="main">{ body }</main>
+            <main id="main">
+                if let Some(words) = store.link_problem.clone() {
+                    <p class="notice" id="link-problem" role="alert">
+                        { words }
+                        <button class="link-button" id="dismiss-link-problem"
+                                onclick={ { let store = store.clone(); Callback::from(move |_| store.dispatch(Action::DismissLinkProblem)) } }>
+                            { "Dismiss" }
+                        </button>
+                    </p>
+                }
+                if store.loaded && !signed_out { <OpenAtLoginOffer /> }
+                { body }
+            </main>
             <Toasts />
         </>
     }

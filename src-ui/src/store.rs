@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use order_protocol::shell::{self, SessionInfo};
+use order_protocol::shell::{self, SessionInfo, UpdateState};
 use order_protocol::{Patch, ViewState};
 use yew::prelude::*;
 
@@ -30,12 +30,19 @@ pub(crate) struct Store {
     pub(crate) loaded: bool,
     pub(crate) toasts: Vec<Toast>,
     next_toast: u64,
+    /// Why the last `liveorders://` link was not followed, until dismissed or another link opens.
+    pub(crate) link_problem: Option<String>,
+    /// The last word on updates from the shell (a check at start or a daily one may find one).
+    pub(crate) update: Option<UpdateState>,
 }
 
 pub(crate) enum Action {
     Patches(Vec<Patch>),
     Session(SessionInfo),
     DismissToast(u64),
+    LinkRefused(String),
+    DismissLinkProblem,
+    Update(UpdateState),
 }
 
 impl Reducible for Store {
@@ -65,6 +72,9 @@ impl Reducible for Store {
             }
             Action::Session(info) => s.session = Some(info),
             Action::DismissToast(key) => s.toasts.retain(|t| t.key != key),
+            Action::LinkRefused(words) => s.link_problem = Some(words),
+            Action::DismissLinkProblem => s.link_problem = None,
+            Action::Update(update) => s.update = Some(update),
         }
         Rc::new(s)
     }

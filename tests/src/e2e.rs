@@ -57,8 +57,17 @@ impl AppSession {
         Self::launch_binary(&workspace_binary("live-orders")?, home, env).await
     }
 
+    /// Same, with command-line arguments (as the OS starts it for a `liveorders://` link).
+    pub async fn launch_with_args(home: TempDir, args: &[&str]) -> Result<AppSession> {
+        Self::launch_binary_with(&workspace_binary("live-orders")?, home, &[], args).await
+    }
+
     /// Same with another Tauri binary (the benchmark's blank window).
     pub async fn launch_binary(app: &Path, home: TempDir, env: &[(&str, &str)]) -> Result<AppSession> {
+        Self::launch_binary_with(app, home, env, &[]).await
+    }
+
+    async fn launch_binary_with(app: &Path, home: TempDir, env: &[(&str, &str)], args: &[&str]) -> Result<AppSession> {
         let turn = ONE_APP.lock().await;
         let (port, native_port) = (free_port(), free_port());
         let h = home.path();
@@ -72,7 +81,7 @@ impl AppSession {
         wait_for_port(SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(30))?;
 
         let mut caps = serde_json::Map::new();
-        caps.insert("tauri:options".into(), serde_json::json!({ "application": app }));
+        caps.insert("tauri:options".into(), serde_json::json!({ "application": app, "args": args }));
         caps.insert("browserName".into(), "wry".into());
         // tauri-driver listens before its WebKitWebDriver does: on a cold machine the first session request can
         // find nobody behind it ("client error (Connect)"), so a refused session is tried again for a while.

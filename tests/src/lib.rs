@@ -9,6 +9,7 @@
 //!   a delay, a truncated answer) and live sockets frame by frame (silent, slow, cut), and cuts.
 //! - [`client_log`]: what an engine under test reported, with waits on it.
 //! - [`push`]: loopback stand-ins for FCM, APNs and a Web Push service, as strict as the real ones.
+//! - [`updates`]: a loopback update server that signs with a key pair made at run time.
 //! - [`chaos`]: the seeded chaos soak (`cargo xtask chaos`) and its oracle.
 //! - [`eventually`]: waiting for what happens by itself.
 
@@ -23,6 +24,7 @@ pub mod pg;
 mod pipe;
 pub mod procs;
 pub mod push;
+pub mod updates;
 
 use std::time::{Duration, Instant};
 

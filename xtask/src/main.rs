@@ -38,7 +38,9 @@ usage: cargo xtask <command>
   chaos [--cycles N] [--seed S] [--backend order-server|node]
                       the seeded chaos soak (200 cycles per backend by default); one `chaos:` line each
   fuzz [--cases N]    order-server's bad-input properties (REST, tokens, raw socket frames), 5,000 cases each
-  bundle              build the .deb with tauri-cli (installed on demand, ~11 min the first time)
+  bundle [--debug] [--sign [--key-file PATH] [--base-url URL] [--notes TEXT]]
+                      this system's packages (.deb and .rpm on Linux) with their sizes; --sign also signs
+                      them for the updater and writes latest.json (the private key never in the repository)
   icons               regenerate icons/ from icons/source.png
 ";
 
@@ -63,7 +65,7 @@ fn main() -> Result<()> {
         Some("bench") => bench::run(&rest),
         Some("chaos") => chaos::run(&rest),
         Some("fuzz") => fuzz::run(&rest),
-        Some("bundle") => bundle::run(),
+        Some("bundle") => bundle::run(&rest),
         Some("icons") => icons::run(),
         Some("help" | "--help" | "-h") | None => {
             print!("{USAGE}");

@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use crate::util::{self, lock_version, project_root};
 
 /// The CLI that `cargo xtask setup` installed.
-fn cli() -> Result<Command> {
+pub fn cli() -> Result<Command> {
     let bin = project_root().join("xtask/node/node_modules/.bin/tauri");
     if !bin.exists() {
         bail!("Tauri's CLI is not installed: run `cargo xtask setup`");

@@ -1,8 +1,8 @@
 //! `cargo xtask test`: the one command that says whether the project is good. Its exit code says it all.
 //!
 //! Order: setup, format, the UI build (the shell embeds it, so clippy needs it), clippy on everything, the
-//! binaries the tests start, every unit, integration and end-to-end test, then the app checked for the other
-//! platforms (`check-platforms`). Without a display the tests run under a private Xvfb; they always run in a
+//! binaries the tests start, the packages of the debug build, every unit, integration and end-to-end test,
+//! then the app checked for the other platforms (`check-platforms`). Without a display the tests run under a private Xvfb; they always run in a
 //! private D-Bus session, so notifications, the tray and the Secret Service they start never touch the
 //! developer's own desktop.
 
@@ -67,6 +67,8 @@ pub fn run() -> Result<()> {
     // Every target at once, with the features `cargo test --workspace` unifies, so the tests below reuse
     // these artifacts (the app and order-server binaries the end-to-end tests start among them).
     stages.run("build", || util::run(util::cargo().args(["build", "--workspace", "--all-targets", "--locked"])))?;
+    // The .deb and .rpm of that debug build, for the package checks (tests/tests/packages.rs).
+    stages.run("packages", || crate::bundle::packages(Profile::Debug, None).map(drop))?;
 
     let _xvfb = if std::env::var_os("DISPLAY").is_none() { Some(Xvfb::start()?) } else { None };
     // The private session: an unlocked Secret Service (gnome-keyring, its files in a temp dir) and a

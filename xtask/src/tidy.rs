@@ -55,6 +55,36 @@ fn no_token_is_committed() {
 }
 
 #[test]
+fn no_update_signing_key_is_committed_and_the_app_trusts_a_public_one() {
+    use base64::Engine as _;
+    // Tauri's signer writes minisign secret keys, base64 of "untrusted comment: rsign/minisign … secret key".
+    let secret = |text: &str| {
+        text.contains("secret key")
+            || [
+                "dW50cnVzdGVkIGNvbW1lbnQ6IHJzaWdu",
+                "dW50cnVzdGVkIGNvbW1lbnQ6IG1pbmlzaWduIGVu",
+                "dW50cnVzdGVkIGNvbW1lbnQ6IG1pbmlzaWduIHNl",
+            ]
+            .iter()
+            .any(|b64| text.contains(b64))
+    };
+    let offenders: Vec<String> = tracked_files()
+        .into_iter()
+        .filter(|f| {
+            !f.ends_with(".rs") && !f.ends_with(".md") && !f.ends_with(".lock") && !f.ends_with("package-lock.json")
+        })
+        .filter(|f| secret(&read(f)))
+        .collect();
+    assert!(offenders.is_empty(), "an update signing key is committed in {offenders:?}; keep it with the publisher");
+    let conf: serde_json::Value = serde_json::from_str(&read("tauri.conf.json")).expect("JSON");
+    let pubkey = conf["plugins"]["updater"]["pubkey"].as_str().expect("plugins.updater.pubkey");
+    let text =
+        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(pubkey).expect("base64")).expect("text");
+    assert!(text.starts_with("untrusted comment: minisign public key"), "not a public key: {text}");
+    assert_eq!(conf["plugins"]["updater"]["requireSignedVersion"], true, "an old release could pass for a new one");
+}
+
+#[test]
 fn the_shell_never_blocks_on_the_async_runtime() {
     // From an async command (or any task on Tauri's runtime) `block_on` panics, "Cannot start a runtime from
     // within a runtime", or deadlocks; the shell starts and awaits things on a runtime handle instead.
@@ -222,6 +252,13 @@ fn the_phone_projects_agree_with_tauri_conf() {
     for permission in ["android.permission.INTERNET", "android.permission.POST_NOTIFICATIONS"] {
         assert!(manifest.contains(permission), "the manifest asks for {permission}");
     }
+    // `liveorders://` links open the app on every platform: desktop entries, both phone overlays, the manifest.
+    assert_eq!(conf["plugins"]["deep-link"]["desktop"]["schemes"][0], "liveorders");
+    for overlay in ["tauri.android.conf.json", "tauri.ios.conf.json"] {
+        let schemes = &json(overlay)["plugins"]["deep-link"]["mobile"][0]["scheme"];
+        assert_eq!(schemes[0], "liveorders", "{overlay} does not register the link scheme");
+    }
+    assert!(manifest.contains(r#"<data android:scheme="liveorders" />"#), "the manifest does not take the links");
     let task = format!("gen/android/buildSrc/src/main/java/{}/kotlin/BuildTask.kt", id.replace('.', "/"));
     let task = read(&task);
     assert!(

@@ -49,11 +49,13 @@ pub mod attention;
 mod backoff;
 mod book;
 mod cache;
+pub mod deep_link;
 mod engine;
 mod link;
 pub mod logging;
 mod supervisor;
 mod token;
+pub mod updates;
 
 #[cfg(test)]
 mod fixtures;

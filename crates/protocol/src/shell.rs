@@ -62,6 +62,17 @@ commands! {
     SaveSettings = "save_settings", Settings => ();
     /// Moves to another order server, signing out of this one.
     SwitchServer = "switch_server", ServerArgs => SessionInfo;
+    /// Whether the app opens at login, hidden in the tray (the OS's autostart entry is the truth); `None` where
+    /// the system has no such thing for apps (phones).
+    GetOpenAtLogin = "open_at_login", () => Option<bool>;
+    /// Writes or removes the autostart entry; answers whether it is there now.
+    SetOpenAtLogin = "set_open_at_login", bool => bool;
+    /// What is known about updates: the last check and whether one is being installed.
+    GetUpdateState = "update_state", () => UpdateState;
+    /// Asks the update server now (the app also asks at start and daily).
+    CheckForUpdate = "check_for_update", () => UpdateState;
+    /// Downloads the offered version, checks its signature and installs it: only on the customer's say.
+    InstallUpdate = "install_update", () => UpdateState;
 }
 
 /// The view's changes, in order: a `Reset` first, then patches (see [`Patch`]).
@@ -76,6 +87,58 @@ pub struct OpenOrder;
 impl Event for OpenOrder {
     const NAME: &'static str = "open-order";
     type Payload = String;
+}
+
+/// An update's state changed (a check at start or a daily one found something, an install went on).
+pub struct UpdateChanged;
+impl Event for UpdateChanged {
+    const NAME: &'static str = "update-changed";
+    type Payload = UpdateState;
+}
+
+/// A `liveorders://` link the app was opened with could not be followed: why, in words.
+pub struct LinkRefused;
+impl Event for LinkRefused {
+    const NAME: &'static str = "link-refused";
+    type Payload = String;
+}
+
+/// What the app knows about updates, as Settings shows it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateState {
+    /// The version running now.
+    pub current: String,
+    pub status: UpdateStatus,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum UpdateStatus {
+    /// Not asked yet (or no update server is set).
+    #[default]
+    Unknown,
+    Checking,
+    UpToDate,
+    /// A newer signed version can be installed when the customer agrees.
+    Available {
+        version: String,
+        notes: Option<String>,
+    },
+    /// Downloading the offered version (bytes so far, of the total when the server said).
+    Downloading {
+        version: String,
+        received: u64,
+        total: Option<u64>,
+    },
+    /// Installed: the new version runs from the next start.
+    Installed {
+        version: String,
+    },
+    /// The last check or install failed: why, in words. The running app is unchanged.
+    Failed {
+        message: String,
+    },
 }
 
 /// Sign in with a password. `api_url`, when given and not the server in use, is tried first and switched to
@@ -160,6 +223,10 @@ pub struct Settings {
     /// Plain `http://` servers on other machines are allowed (the password and token then cross the network
     /// unencrypted). Off by default; loopback servers never need it.
     pub allow_insecure_http: bool,
+    /// Where updates are looked for; `None` uses the one the app was built with.
+    pub update_url: Option<String>,
+    /// The customer has answered the offer to open the app at login (asked once, after the first sign-in).
+    pub open_at_login_asked: bool,
 }
 
 impl Default for Settings {
@@ -171,6 +238,8 @@ impl Default for Settings {
             notifications_paused: false,
             close_to_tray: true,
             allow_insecure_http: false,
+            update_url: None,
+            open_at_login_asked: false,
         }
     }
 }

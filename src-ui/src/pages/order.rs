@@ -32,7 +32,7 @@ pub(crate) fn order_page(p: &OrderProps) -> Html {
     let Some(order) = store.view.orders.iter().find(|o| o.id == p.id).cloned() else {
         return html! {
             <section>
-                <p>{ "This order is not among yours (yet)." }</p>
+                <p id="order-missing">{ "This order is not among your orders. If a link brought you here, check that you are signed in with the account you ordered with." }</p>
                 <Link<Route> to={Route::Orders}>{ "All orders" }</Link<Route>>
             </section>
         };

@@ -1,12 +1,14 @@
 //! Settings: the server (switching to another signs out of this one), when native notifications show and for
-//! what, closing to the tray, and signing out.
+//! what, closing to the tray, opening at login, updates of the app, and signing out.
 
-use order_protocol::shell::{self, CommandError, NotificationPermission, NotifyPolicy, ServerArgs, Settings};
+use order_protocol::shell::{
+    self, CommandError, NotificationPermission, NotifyPolicy, ServerArgs, Settings, UpdateState, UpdateStatus,
+};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::api;
-use crate::store::{refresh, use_store, Action};
+use crate::store::{refresh, use_store, Action, StoreHandle};
 
 #[function_component(SettingsPage)]
 pub(crate) fn settings_page() -> Html {
@@ -17,8 +19,11 @@ pub(crate) fn settings_page() -> Html {
     let server_error = use_state(|| None::<CommandError>);
     let switching = use_state(|| false);
     let permission = use_state(|| NotificationPermission::Granted);
+    let open_at_login = use_state(|| None::<bool>);
+    let open_at_login_error = use_state(|| None::<CommandError>);
     {
-        let (settings, permission) = (settings.clone(), permission.clone());
+        let (settings, permission, open_at_login, store) =
+            (settings.clone(), permission.clone(), open_at_login.clone(), store.clone());
         use_effect_with((), move |_| {
             wasm_bindgen_futures::spawn_local(async move {
                 if let Ok(s) = api::call::<shell::GetSettings>(&()).await {
@@ -26,6 +31,12 @@ pub(crate) fn settings_page() -> Html {
                 }
                 if let Ok(p) = api::call::<shell::GetNotificationPermission>(&()).await {
                     permission.set(p);
+                }
+                if let Ok(on) = api::call::<shell::GetOpenAtLogin>(&()).await {
+                    open_at_login.set(on);
+                }
+                if let Ok(u) = api::call::<shell::GetUpdateState>(&()).await {
+                    store.dispatch(Action::Update(u));
                 }
             });
         });
@@ -89,6 +100,22 @@ pub(crate) fn settings_page() -> Html {
             });
         })
     };
+    let set_open_at_login = {
+        let (open_at_login, open_at_login_error) = (open_at_login.clone(), open_at_login_error.clone());
+        let on = (*open_at_login).unwrap_or(false);
+        Callback::from(move |_| {
+            let (open_at_login, open_at_login_error) = (open_at_login.clone(), open_at_login_error.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match api::call::<shell::SetOpenAtLogin>(&!on).await {
+                    Ok(now) => {
+                        open_at_login.set(Some(now));
+                        open_at_login_error.set(None);
+                    }
+                    Err(e) => open_at_login_error.set(Some(e)),
+                }
+            });
+        })
+    };
     let logout = Callback::from(|_| api::fire::<shell::Logout>(()));
     let api_url = store.session.as_ref().map(|s| s.api_url.clone()).unwrap_or_default();
     let c = &current.notify_categories;
@@ -125,6 +152,20 @@ pub(crate) fn settings_page() -> Html {
                 { toggle("Other", c.other, |s, v| s.notify_categories.other = v) }
                 { toggle("Keep running in the tray when the window is closed", current.close_to_tray, |s, v| s.close_to_tray = v) }
             </fieldset>
+            if let Some(on) = *open_at_login {
+                <fieldset class="card">
+                    <legend>{ "Start" }</legend>
+                    <label class="choice">
+                        <input type="checkbox" id="open-at-login" checked={on} onchange={set_open_at_login} />
+                        { "Open at login, in the tray" }
+                    </label>
+                    <p class="muted">{ "Live Orders starts quietly when you log in to your computer, so updates reach you without opening it." }</p>
+                    if let Some(e) = (*open_at_login_error).clone() {
+                        <p class="error" role="alert">{ e.explain() }</p>
+                    }
+                </fieldset>
+            }
+            <Updates settings={current.clone()} save={Callback::from(save.clone())} />
             <fieldset class="card">
                 <legend>{ "Security" }</legend>
                 { toggle("Allow unencrypted (http://) servers on other machines", current.allow_insecure_http, |s, v| s.allow_insecure_http = v) }
@@ -133,5 +174,104 @@ pub(crate) fn settings_page() -> Html {
             if let Some(m) = (*saved).clone() { <p class="muted" role="status">{ m }</p> }
             <button id="logout" class="danger" onclick={logout}>{ "Sign out" }</button>
         </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct UpdatesProps {
+    settings: Settings,
+    save: Callback<Settings>,
+}
+
+/// The version running, the last check's outcome, the update server, and "Install" for an offered version:
+/// nothing is downloaded or installed before the customer presses it.
+#[function_component(Updates)]
+fn updates(p: &UpdatesProps) -> Html {
+    let store = use_store();
+    let server = use_node_ref();
+    let Some(state) = store.update.clone() else { return html! {} };
+    let ask = |call: fn(&StoreHandle)| {
+        let store = store.clone();
+        Callback::from(move |_| call(&store))
+    };
+    let check = ask(|store| {
+        let store = store.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Ok(u) = api::call::<shell::CheckForUpdate>(&()).await {
+                store.dispatch(Action::Update(u));
+            }
+        });
+    });
+    let install = ask(|store| {
+        let store = store.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Ok(u) = api::call::<shell::InstallUpdate>(&()).await {
+                store.dispatch(Action::Update(u));
+            }
+        });
+    });
+    let save_server = {
+        let (server, settings, save) = (server.clone(), p.settings.clone(), p.save.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let url = server.cast::<HtmlInputElement>().map(|i| i.value()).unwrap_or_default();
+            let url = Some(url.trim().to_owned()).filter(|u| !u.is_empty());
+            save.emit(Settings { update_url: url, ..settings.clone() });
+        })
+    };
+    let busy = matches!(state.status, UpdateStatus::Checking | UpdateStatus::Downloading { .. });
+    html! {
+        <form class="card" id="updates" onsubmit={save_server}>
+            <fieldset>
+                <legend>{ "Updates" }</legend>
+                <p>{ format!("You have version {}.", state.current) }</p>
+                <p id="update-status" role="status" data-kind={kind(&state)}>{ words(&state) }</p>
+                if let UpdateStatus::Available { version, notes } = &state.status {
+                    if let Some(notes) = notes {
+                        <p class="muted" id="update-notes">{ notes.clone() }</p>
+                    }
+                    <button type="button" class="primary" id="install-update" onclick={install}>
+                        { format!("Install version {version}") }
+                    </button>
+                }
+                <label>{ "Update server" }
+                    <input ref={server} name="update-url" type="url" placeholder="https://…/latest.json"
+                           value={p.settings.update_url.clone().unwrap_or_default()} />
+                </label>
+                <div class="actions">
+                    <button type="submit" id="save-update-url">{ "Save" }</button>
+                    <button type="button" id="check-updates" onclick={check} disabled={busy}>{ "Check for updates" }</button>
+                </div>
+            </fieldset>
+        </form>
+    }
+}
+
+fn kind(state: &UpdateState) -> &'static str {
+    match state.status {
+        UpdateStatus::Unknown => "unknown",
+        UpdateStatus::Checking => "checking",
+        UpdateStatus::UpToDate => "up_to_date",
+        UpdateStatus::Available { .. } => "available",
+        UpdateStatus::Downloading { .. } => "downloading",
+        UpdateStatus::Installed { .. } => "installed",
+        UpdateStatus::Failed { .. } => "failed",
+    }
+}
+
+fn words(state: &UpdateState) -> String {
+    match &state.status {
+        UpdateStatus::Unknown => "Not checked yet.".to_owned(),
+        UpdateStatus::Checking => "Looking for updates…".to_owned(),
+        UpdateStatus::UpToDate => "You have the latest version.".to_owned(),
+        UpdateStatus::Available { version, .. } => format!("Version {version} is available."),
+        UpdateStatus::Downloading { version, received, total } => match total {
+            Some(total) if *total > 0 => format!("Downloading version {version}: {}%", received * 100 / total),
+            _ => format!("Downloading version {version}: {} KiB", received / 1024),
+        },
+        UpdateStatus::Installed { version } => {
+            format!("Version {version} is installed. It runs from the next start of Live Orders.")
+        }
+        UpdateStatus::Failed { message } => message.clone(),
     }
 }
