@@ -150,6 +150,10 @@ pub struct OrderBook {
     /// follows its order update and carries no `seq`; when the update was old news (a reload already showed
     /// that move, with a notification of its own), so is the notification.
     stale_update: Option<String>,
+    /// On the base contract, moves applied live whose notification has not come yet: the server sends it right
+    /// after the update, on the same connection, and it never replays it. A connection lost in between would
+    /// lose it for good, and the reload after it sees no move (the update was applied), so the reload files it.
+    unnoticed: BTreeMap<String, (Status, DateTime<Utc>)>,
     user: Option<UserView>,
 }
 
@@ -177,6 +181,7 @@ impl OrderBook {
             seen_order: VecDeque::new(),
             server_stats: false,
             stale_update: None,
+            unnoticed: BTreeMap::new(),
             user: None,
         }
     }
@@ -371,9 +376,15 @@ impl OrderBook {
         match event {
             ServerEvent::ConnectionStatus(_) | ServerEvent::OrderNotification(_) => {}
             ServerEvent::CustomerOrderUpdate(u) => {
-                let id = u.order_id.clone();
+                let (id, status, at, numbered) = (u.order_id.clone(), u.status, u.updated_at, u.seq.is_some());
+                // The same rule as a reload's: a move of a held order, or a new one already past `pending`.
+                let a_move = self.orders.get(&id).map_or(status != Status::Pending, |h| h.status != status);
+                let n = fx.len();
                 // Only the customer room's update is followed by the change's notification.
-                self.stale_update = (!self.order_update(u, source, fx)).then_some(id);
+                self.stale_update = (!self.order_update(u, source, fx)).then_some(id.clone());
+                if fx.len() > n && a_move && !numbered && source == Source::Live && status != Status::Unknown {
+                    self.unnoticed.insert(id, (status, at));
+                }
             }
             ServerEvent::SingleOrderUpdate(u) => {
                 self.order_update(u, source, fx);
@@ -480,6 +491,9 @@ impl OrderBook {
 
     fn notification(&mut self, n: CustomerNotification, fx: &mut Vec<Effect>) {
         let seq = n.seq;
+        if let Some(order_id) = &n.order_id {
+            self.unnoticed.remove(order_id);
+        }
         let stale = self.stale_update.take();
         if seq.is_none() && n.order_id.is_some() && n.order_id == stale {
             return;
@@ -506,6 +520,8 @@ impl OrderBook {
     fn reload(&mut self, orders: Vec<Order>, source: Source, at: DateTime<Utc>, fx: &mut Vec<Effect>) {
         let before = fx.len();
         let ids: HashSet<String> = orders.iter().map(|o| o.id.clone()).collect();
+        // Moves shown live whose notification the lost connection took with it: filed below, once.
+        let mut unnoticed = std::mem::take(&mut self.unnoticed);
         for order in orders {
             let held = self.orders.get(&order.id);
             // Moved while we were away: a held order whose status changed, or a new one already past `pending`
@@ -516,8 +532,13 @@ impl OrderBook {
             let known = held.is_some();
             let n = fx.len();
             self.order_update(OrderUpdate::of(&order, None), source, fx);
+            let shown_live = unnoticed.remove(&order_id);
             if fx.len() == n {
-                // Same or older than held: nothing moved. A delivery change alone is still news.
+                // Same or older than held: nothing moved. A delivery change alone is still news, and so is a move
+                // shown live whose notification never came.
+                if let Some((status, ts)) = shown_live.filter(|(s, _)| *s == status && source != Source::Initial) {
+                    self.status_note(&order_id, &order_number, status, ts, fx);
+                }
                 continue;
             }
             let delivery_now = self.orders.get(&order_id).and_then(|o| o.delivery.clone());
@@ -527,21 +548,8 @@ impl OrderBook {
                 }
             }
             if moved && source != Source::Initial && status != Status::Unknown {
-                // The notification a live event would have brought; its id is stable so a second reload of
-                // the same change cannot file it twice.
                 let ts = self.orders.get(&order_id).map(|o| o.updated_at).unwrap_or(at);
-                let (title, message) = order_protocol::words::status_note(false, status, &order_number);
-                let item = InboxItem {
-                    id: format!("local:{order_id}:{}:{}", status.as_str(), ts.timestamp_millis()),
-                    category: Category::OrderUpdates,
-                    kind: order_protocol::notification_types::ORDER_STATUS.to_owned(),
-                    title,
-                    message,
-                    order_id: Some(order_id),
-                    created_at: ts,
-                    read: false,
-                };
-                self.add_notification(item, None, fx);
+                self.status_note(&order_id, &order_number, status, ts, fx);
             }
         }
         let gone: Vec<String> = self.orders.keys().filter(|id| !ids.contains(*id)).cloned().collect();
@@ -560,6 +568,30 @@ impl OrderBook {
         if fx.len() > before || self.last_event_at.is_none_or(|t| at > t) {
             self.touch(at, fx);
         }
+    }
+
+    /// The notification a live event would have brought; its id is stable, so a second reload of the same
+    /// change cannot file it twice.
+    fn status_note(
+        &mut self,
+        order_id: &str,
+        order_number: &str,
+        status: Status,
+        ts: DateTime<Utc>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let (title, message) = order_protocol::words::status_note(false, status, order_number);
+        let item = InboxItem {
+            id: format!("local:{order_id}:{}:{}", status.as_str(), ts.timestamp_millis()),
+            category: Category::OrderUpdates,
+            kind: order_protocol::notification_types::ORDER_STATUS.to_owned(),
+            title,
+            message,
+            order_id: Some(order_id.to_owned()),
+            created_at: ts,
+            read: false,
+        };
+        self.add_notification(item, None, fx);
     }
 
     fn sync_inbox(&mut self, items: Vec<StoredNotification>, fx: &mut Vec<Effect>) {

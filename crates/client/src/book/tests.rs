@@ -313,6 +313,51 @@ fn a_live_notification_of_a_move_a_reload_already_showed_is_not_shown_again() {
 }
 
 #[test]
+fn a_move_shown_live_whose_notification_the_lost_connection_took_is_filed_by_the_reload() {
+    check(
+        vec![
+            load(vec![order("o1", Status::Pending, 10), order("o2", Status::Pending, 10)], Source::Initial),
+            // o1 is cancelled live, and the link drops before the change's notification; o2's comes.
+            upd("o1", Status::Cancelled, 20, None),
+            upd("o2", Status::Confirmed, 21, None),
+            note("n2", "order_status", "o2", 21, None),
+            // A new order placed live brings no notification and is owed none.
+            upd("o3", Status::Pending, 22, None),
+            load(
+                vec![
+                    order("o1", Status::Cancelled, 20),
+                    order("o2", Status::Confirmed, 21),
+                    order("o3", Status::Pending, 22),
+                ],
+                Source::CatchUp,
+            ),
+            // Owed once: the next reload files nothing more.
+            load(
+                vec![
+                    order("o1", Status::Cancelled, 20),
+                    order("o2", Status::Confirmed, 21),
+                    order("o3", Status::Pending, 22),
+                ],
+                Source::CatchUp,
+            ),
+        ],
+        &[
+            "order o1 pending initial",
+            "order o2 pending initial",
+            "stats 2/2/0/0",
+            "order o1 cancelled live",
+            "order o2 confirmed live",
+            "notify n2",
+            "inbox+ n2 order_updates unread=1",
+            "order o3 pending live",
+            "notify local:o1:cancelled:1795000020000",
+            "inbox+ local:o1:cancelled:1795000020000 order_updates unread=2",
+            "stats 3/2/0/1",
+        ],
+    );
+}
+
+#[test]
 fn a_reload_turns_every_moved_status_into_the_update_and_one_notification() {
     let book = check(
         vec![
