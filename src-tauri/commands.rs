@@ -193,7 +193,10 @@ pub(crate) fn set_open_at_login<R: Runtime>(
     #[cfg(not(desktop))]
     {
         let _ = (app, args);
-        Err(CommandError { code: ErrorCode::Invalid, message: "Phones open apps themselves.".into() })
+        Err(CommandError {
+            code: ErrorCode::Invalid,
+            message: "Opening at login is for computers; a phone wakes the app for its notifications by itself.".into(),
+        })
     }
 }
 

@@ -4,10 +4,11 @@
 //! dirs), starts the engine (`state`), answers the UI's commands by calling it (`commands`), and carries the
 //! engine's events to the UI, the tray and native notifications (`forward`). What the UI and the shell say
 //! to each other is declared once, in `order_protocol::shell`. Desktop-only parts (tray, single instance,
-//! window state) sit behind `#[cfg(desktop)]`; `run` is also the mobile entry point.
+//! window state, opening at login, updates) sit behind `#[cfg(desktop)]`; `run` is also the mobile entry
+//! point. `liveorders://` links (`deep_links`) work everywhere.
 //!
-//! Layers, each using only those below it: `commands` → `state` → `forward` → `notify`, `tray` → `window` →
-//! `settings`, `keychain`, `ui`.
+//! Layers, each using only those below it: `commands` → `state` → `forward` → `notify`, `tray`, `deep_links`,
+//! `updates`, `autostart` → `window` → `settings`, `keychain`, `ui`.
 
 #![warn(unreachable_pub)]
 
