@@ -17,6 +17,10 @@ use live_orders_tests::eventually;
 use live_orders_tests::procs::{workspace_binary, OrderServer, Proc, TempDir};
 use live_orders_tests::updates::{SigningKey, UpdateServer};
 
+/// One test of this file at a time: the hidden start runs the app outside an `AppSession` (whose turn keeps
+/// apps of one test binary apart), and a second app in the same desktop session would only hand over to it.
+static ONE_TEST: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The first order of `email` still open, from the orders page: (id, number, next status).
 async fn an_open_order(app: &AppSession) -> anyhow::Result<(String, String, order_protocol::Status)> {
     app.click("header nav a[href='#/orders']").await?;
@@ -56,6 +60,7 @@ async fn launch_again(home: &std::path::Path, args: &[&str]) -> anyhow::Result<(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn opening_at_login_is_offered_once_and_starts_the_app_hidden_and_notifying() -> anyhow::Result<()> {
+    let _turn = ONE_TEST.lock().await;
     let data = TempDir::new("e2e-autostart");
     let server = OrderServer::start(data.path(), &[])?;
     let app = AppSession::launch(&[]).await?;
@@ -112,6 +117,7 @@ async fn opening_at_login_is_offered_once_and_starts_the_app_hidden_and_notifyin
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_liveorders_link_opens_its_order_from_a_cold_start_and_in_the_running_app() -> anyhow::Result<()> {
+    let _turn = ONE_TEST.lock().await;
     let data = TempDir::new("e2e-links");
     let server = OrderServer::start(data.path(), &[])?;
     let bobs = server.order_ids_of("bob@example.com", "bob-pass").await?;
@@ -156,6 +162,7 @@ async fn a_liveorders_link_opens_its_order_from_a_cold_start_and_in_the_running_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn updates_are_offered_in_settings_and_a_download_the_app_cannot_verify_is_refused() -> anyhow::Result<()> {
+    let _turn = ONE_TEST.lock().await;
     let data = TempDir::new("e2e-updates");
     let server = OrderServer::start(data.path(), &[])?;
     let updates = UpdateServer::start().await?;
