@@ -314,6 +314,14 @@ fn a_live_notification_of_a_move_a_reload_already_showed_is_not_shown_again() {
 
 #[test]
 fn a_move_shown_live_whose_notification_the_lost_connection_took_is_filed_by_the_reload() {
+    let reload = || {
+        let orders = vec![
+            order("o1", Status::Cancelled, 20),
+            order("o2", Status::Confirmed, 21),
+            order("o3", Status::Pending, 22),
+        ];
+        load(orders, Source::CatchUp)
+    };
     check(
         vec![
             load(vec![order("o1", Status::Pending, 10), order("o2", Status::Pending, 10)], Source::Initial),
@@ -323,23 +331,9 @@ fn a_move_shown_live_whose_notification_the_lost_connection_took_is_filed_by_the
             note("n2", "order_status", "o2", 21, None),
             // A new order placed live brings no notification and is owed none.
             upd("o3", Status::Pending, 22, None),
-            load(
-                vec![
-                    order("o1", Status::Cancelled, 20),
-                    order("o2", Status::Confirmed, 21),
-                    order("o3", Status::Pending, 22),
-                ],
-                Source::CatchUp,
-            ),
+            reload(),
             // Owed once: the next reload files nothing more.
-            load(
-                vec![
-                    order("o1", Status::Cancelled, 20),
-                    order("o2", Status::Confirmed, 21),
-                    order("o3", Status::Pending, 22),
-                ],
-                Source::CatchUp,
-            ),
+            reload(),
         ],
         &[
             "order o1 pending initial",
