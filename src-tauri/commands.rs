@@ -145,11 +145,14 @@ pub(crate) fn save_settings<R: Runtime>(
     settings: State<'_, SettingsStore>,
     args: Args<shell::SaveSettings>,
 ) -> Reply<shell::SaveSettings> {
-    settings.update(|s| *s = Settings { api_url: s.api_url.take(), ..args }).map_err(io_error)?;
+    // A tile source that cannot be used is refused here, in words, rather than leaving the map blank.
+    order_protocol::tiles::tile_source(args.map_tiles.as_deref(), args.map_attribution.as_deref())
+        .map_err(|p| invalid(&p.to_string()))?;
+    let before = settings.get().tile_source().origin;
+    let after = settings.update(|s| *s = Settings { api_url: s.api_url.take(), ..args }).map_err(io_error)?;
     #[cfg(desktop)]
     crate::tray::refresh(&app);
-    #[cfg(not(desktop))]
-    let _ = app;
+    crate::map_tiles::settings_changed(&app, &before, &after.tile_source().origin);
     Ok(())
 }
 

@@ -8,7 +8,7 @@
 //! point. `liveorders://` links (`deep_links`) work everywhere.
 //!
 //! Layers, each using only those below it: `commands` → `state` → `forward` → `notify`, `tray`, `deep_links`,
-//! `updates`, `autostart` → `window` → `settings`, `keychain`, `ui`.
+//! `updates`, `autostart`, `map_tiles` → `window` → `settings`, `keychain`, `ui`.
 
 #![warn(unreachable_pub)]
 
@@ -18,6 +18,7 @@ mod commands;
 mod deep_links;
 mod forward;
 mod keychain;
+mod map_tiles;
 mod notify;
 mod settings;
 mod state;
@@ -159,7 +160,11 @@ fn app<R: Runtime>(builder: tauri::Builder<R>, parts: Parts) -> tauri::Builder<R
                 #[cfg(desktop)]
                 updates::start(handle);
             }
-            // The window is created once this returns: nothing above may block (see ARCHITECTURE.md).
+            if parts == Parts::All {
+                // Built here rather than by Tauri, for the map's tile origin in its pages' policy.
+                map_tiles::create_main_window(handle)?;
+            }
+            // The window appears once this returns: nothing above may block (see ARCHITECTURE.md).
             tracing::debug!("setup done");
             Ok(())
         })

@@ -1,4 +1,5 @@
-//! How times and money read on screen: the user's local time zone, relative times, countdowns.
+//! How times and money read on screen: the user's local time zone, relative times (an ETA's countdown is
+//! `order_protocol::delivery`'s).
 
 use chrono::{DateTime, Local, Utc};
 
@@ -22,20 +23,6 @@ pub(crate) fn ago(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
         45..=3599 => format!("{} min ago", (secs + 30) / 60),
         3600..=86_399 => format!("{} h ago", secs / 3600),
         _ => format!("{} d ago", secs / 86_400),
-    }
-}
-
-/// A live countdown to an ETA: `in 12 min 05 s`, or `any moment now` once it has passed.
-pub(crate) fn countdown(eta: DateTime<Utc>, now: DateTime<Utc>) -> String {
-    let secs = (eta - now).num_seconds();
-    if secs <= 0 {
-        return "any moment now".to_owned();
-    }
-    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
-    if h > 0 {
-        format!("in {h} h {m:02} min")
-    } else {
-        format!("in {m} min {s:02} s")
     }
 }
 

@@ -13,6 +13,7 @@ mod api;
 mod app;
 mod components;
 mod format;
+mod leaflet;
 mod pages;
 mod perf;
 mod route;

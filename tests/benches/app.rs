@@ -326,7 +326,7 @@ async fn render_phase(
     order_id: &str,
 ) -> Result<Render> {
     app.client.execute("window.location.hash = arguments[0];", vec![format!("/orders/{order_id}").into()]).await?;
-    app.wait_for(&format!(".order-page[data-order-id='{order_id}'] #location")).await?;
+    app.wait_for(&format!(".order-page[data-order-id='{order_id}'] #delivery-map")).await?;
     // Let the page settle (its room joined, the clock's first ticks) before measuring.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let location = |lat: f64| serde_json::json!({ "location": { "lat": lat, "lng": -74.0 } });
@@ -388,9 +388,10 @@ async fn render_phase(
         .json()
         .await?;
     let lat = order["delivery"]["location"]["lat"].as_f64().context("the order's last location")?;
-    let expected = format!("Last seen at {lat:.4}, -74.0000");
+    // The map's own record of where the driver is, as the last render set it.
+    let expected = format!("{lat:.5},{:.5}", -74.0);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while app.text_of("#location").await? != expected {
+    while app.attr("#delivery-map", "data-driver").await?.as_deref() != Some(expected.as_str()) {
         if Instant::now() > deadline {
             bail!("the page did not show `{expected}` within 30 s of the burst");
         }

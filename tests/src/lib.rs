@@ -24,6 +24,7 @@ pub mod pg;
 mod pipe;
 pub mod procs;
 pub mod push;
+pub mod tiles;
 pub mod updates;
 
 use std::time::{Duration, Instant};

@@ -99,8 +99,26 @@ pub fn ui(profile: Profile) -> Result<()> {
         let entry = entry?;
         std::fs::copy(entry.path(), dist.join(entry.file_name()))?;
     }
+    vendor_leaflet(&dist)?;
     let size = std::fs::metadata(dist.join("app_bg.wasm"))?.len();
     eprintln!("ui: {} ({} KiB wasm)", dist.display(), size / 1024);
+    Ok(())
+}
+
+/// Leaflet, the map library, from npm (`src-ui/package.json`, installed by `cargo xtask setup`) into
+/// `dist/vendor/leaflet`: its minified script, stylesheet and images, served by the app itself (no CDN).
+fn vendor_leaflet(dist: &std::path::Path) -> Result<()> {
+    let from = project_root().join("src-ui/node_modules/leaflet/dist");
+    anyhow::ensure!(from.join("leaflet.js").is_file(), "{} is missing: run `cargo xtask setup`", from.display());
+    let to = dist.join("vendor/leaflet");
+    std::fs::create_dir_all(to.join("images"))?;
+    for file in ["leaflet.js", "leaflet.css"] {
+        std::fs::copy(from.join(file), to.join(file))?;
+    }
+    for entry in std::fs::read_dir(from.join("images"))? {
+        let entry = entry?;
+        std::fs::copy(entry.path(), to.join("images").join(entry.file_name()))?;
+    }
     Ok(())
 }
 

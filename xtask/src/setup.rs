@@ -178,10 +178,11 @@ fn tauri_driver() -> Result<()> {
     Ok(())
 }
 
-/// `npm ci` in every `tests/peers/<name>` and `xtask/node` whose lockfile is newer than its install.
+/// `npm ci` in every `tests/peers/<name>`, `xtask/node` and `src-ui` (the map library it bundles) whose
+/// lockfile is newer than its install.
 fn npm_peers() -> Result<()> {
     let root = project_root();
-    let mut dirs = vec![root.join("xtask/node")];
+    let mut dirs = vec![root.join("xtask/node"), root.join("src-ui")];
     if let Ok(entries) = std::fs::read_dir(root.join("tests/peers")) {
         dirs.extend(entries.flatten().map(|e| e.path()));
     }

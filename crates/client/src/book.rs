@@ -389,7 +389,7 @@ impl OrderBook {
             ServerEvent::SingleOrderUpdate(u) => {
                 self.order_update(u, source, fx);
             }
-            ServerEvent::DeliveryUpdate(d) => self.delivery_update(d, source, fx),
+            ServerEvent::DeliveryUpdate(d) => self.delivery_update(d, source, at, fx),
             ServerEvent::CustomerNotification(n) => self.notification(n, fx),
             ServerEvent::OrderStatsUpdate(s) => {
                 self.server_stats = true;
@@ -444,6 +444,9 @@ impl OrderBook {
                 } else {
                     v.delivery_seq = u.seq.or(held_delivery_seq);
                 }
+                // A position that came with the order dates from its last change at the latest.
+                v.tracking = held.map(|h| h.tracking.clone()).unwrap_or_default();
+                v.tracking.observe(held.and_then(|h| h.delivery.as_ref()), v.delivery.as_ref(), u.updated_at);
                 v
             }
             (None, Some(h)) => {
@@ -467,7 +470,7 @@ impl OrderBook {
         true
     }
 
-    fn delivery_update(&mut self, d: DeliveryUpdate, source: Source, fx: &mut Vec<Effect>) {
+    fn delivery_update(&mut self, d: DeliveryUpdate, source: Source, at: DateTime<Utc>, fx: &mut Vec<Effect>) {
         let Some(order) = self.orders.get_mut(&d.order_id) else {
             tracing::debug!(order_id = %d.order_id, "delivery update for an order not held; skipped");
             return;
@@ -485,8 +488,11 @@ impl OrderBook {
         if order.delivery.as_ref() == Some(&delivery) {
             return;
         }
+        // A live position is as old as its arrival: the contract gives it no time of its own.
+        order.tracking.observe(order.delivery.as_ref(), Some(&delivery), at);
         order.delivery = Some(delivery.clone());
-        fx.push(ui(Patch::Delivery { order_id: d.order_id, delivery, source }, d.seq));
+        let tracking = order.tracking.clone();
+        fx.push(ui(Patch::Delivery { order_id: d.order_id, delivery, tracking, source }, d.seq));
     }
 
     fn notification(&mut self, n: CustomerNotification, fx: &mut Vec<Effect>) {
@@ -541,10 +547,10 @@ impl OrderBook {
                 }
                 continue;
             }
-            let delivery_now = self.orders.get(&order_id).and_then(|o| o.delivery.clone());
-            if known && delivery_now != delivery_before {
-                if let Some(delivery) = delivery_now {
-                    fx.push(ui(Patch::Delivery { order_id: order_id.clone(), delivery, source }, None));
+            let now = self.orders.get(&order_id).map(|o| (o.delivery.clone(), o.tracking.clone()));
+            if let (true, Some((Some(delivery), tracking))) = (known, now) {
+                if Some(&delivery) != delivery_before.as_ref() {
+                    fx.push(ui(Patch::Delivery { order_id: order_id.clone(), delivery, tracking, source }, None));
                 }
             }
             if moved && source != Source::Initial && status != Status::Unknown {

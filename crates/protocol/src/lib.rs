@@ -6,11 +6,13 @@
 //! engine and the UI share one definition of every message.
 
 pub mod bounds;
+pub mod delivery;
 pub mod events;
 mod ids;
 pub mod model;
 pub mod rest;
 pub mod shell;
+pub mod tiles;
 pub mod view;
 pub mod words;
 

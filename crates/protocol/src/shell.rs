@@ -6,6 +6,7 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::tiles::{self, TileSource};
 use crate::view::Patch;
 
 /// A command the UI calls on the shell. The UI sends `{"args": Args}`; the handler takes `args: Args` (or
@@ -227,6 +228,20 @@ pub struct Settings {
     pub update_url: Option<String>,
     /// The customer has answered the offer to open the app at login (asked once, after the first sign-in).
     pub open_at_login_asked: bool,
+    /// The map's tiles: an XYZ URL template; `None` uses the one the app was built with (`tiles`).
+    pub map_tiles: Option<String>,
+    /// The attribution the chosen tile provider requires.
+    pub map_attribution: Option<String>,
+}
+
+impl Settings {
+    /// Where map tiles come from: the chosen source, or the built-in one while the chosen one is unusable
+    /// (saving refuses such a source, so only a hand-edited file gets here).
+    pub fn tile_source(&self) -> TileSource {
+        tiles::tile_source(self.map_tiles.as_deref(), self.map_attribution.as_deref())
+            .or_else(|_| tiles::tile_source(None, None))
+            .expect("the built-in tile source is valid")
+    }
 }
 
 impl Default for Settings {
@@ -240,6 +255,8 @@ impl Default for Settings {
             allow_insecure_http: false,
             update_url: None,
             open_at_login_asked: false,
+            map_tiles: None,
+            map_attribution: None,
         }
     }
 }

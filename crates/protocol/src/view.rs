@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::delivery::Tracking;
 use crate::events::notification_types;
 use crate::model::{Address, Delivery, Item, Order, Stats, Status};
 
@@ -64,6 +65,9 @@ pub struct OrderView {
     /// it carries an older delivery (delivery has no time of its own to compare).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery_seq: Option<u64>,
+    /// When the driver's position came and how the ETA moved: what the engine learnt as the delivery changed.
+    #[serde(default)]
+    pub tracking: Tracking,
 }
 
 impl OrderView {
@@ -90,6 +94,7 @@ impl OrderView {
             updated_at: order.updated_at,
             seq: None,
             delivery_seq: None,
+            tracking: Tracking::default(),
         }
     }
 }
@@ -314,6 +319,8 @@ pub enum Patch {
     Delivery {
         order_id: String,
         delivery: Delivery,
+        #[serde(default)]
+        tracking: Tracking,
         source: Source,
     },
     /// An order is gone from the backend.
@@ -359,9 +366,11 @@ impl ViewState {
                     self.orders.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.id.cmp(&b.id)));
                 }
             },
-            Patch::Delivery { order_id, delivery, .. } => {
+            Patch::Delivery { order_id, delivery, tracking, .. } => {
                 if let Some(o) = self.orders.iter_mut().find(|o| &o.id == order_id) {
-                    Arc::make_mut(o).delivery = Some(delivery.clone());
+                    let o = Arc::make_mut(o);
+                    o.delivery = Some(delivery.clone());
+                    o.tracking = tracking.clone();
                 }
             }
             Patch::OrderRemoved { order_id } => self.orders.retain(|o| &o.id != order_id),

@@ -1,15 +1,19 @@
-//! Tracking one order: progress, the status timeline with times, the delivery card (driver, phone, ETA as a
-//! time and a live countdown, last location), items and total. It follows the order's room while open.
+//! Tracking one order: progress, the status timeline with times and ETA moves, the delivery card (driver,
+//! phone, ETA as a time and a live countdown, and while out for delivery a map with the distance left and the
+//! age of the driver's position), items and total. It follows the order's room while open.
 
 use std::sync::Arc;
 
+use order_protocol::delivery::{self, Eta, Freshness};
 use order_protocol::shell::{self, OrderArgs};
-use order_protocol::{DeliveryStatus, OrderView};
+use order_protocol::tiles::TileSource;
+use order_protocol::{DeliveryStatus, LatLng, OrderView, Status};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::api;
 use crate::components::clock::use_now;
+use crate::components::map::DeliveryMap;
 use crate::components::status::{ProgressBar, StatusBadge};
 use crate::format;
 use crate::route::Route;
@@ -44,6 +48,7 @@ pub(crate) fn order_page(p: &OrderProps) -> Html {
                 <StatusBadge status={order.status} />
             </div>
             <ProgressBar status={order.status} progress={order.progress} />
+            <WhereNow order={order.clone()} />
             <div class="grid">
                 <Timeline order={order.clone()} />
                 <DeliveryCard order={order.clone()} />
@@ -58,16 +63,31 @@ struct Props {
     order: Arc<OrderView>,
 }
 
+/// One line of the timeline: a status the order entered, or a move of its ETA.
+struct Step {
+    status: Option<&'static str>,
+    class: Option<&'static str>,
+    what: String,
+}
+
 #[function_component(Timeline)]
 fn timeline(p: &Props) -> Html {
+    let statuses = p.order.timeline.iter().map(|e| {
+        (e.at, Step { status: Some(e.status.as_str()), class: None, what: e.status.display().to_owned() })
+    });
+    let eta_moves = p.order.tracking.eta_moves.iter().map(|m| {
+        (m.at, Step { status: None, class: Some("eta-move"), what: delivery::eta_moved_text(&format::time(m.to)) })
+    });
+    let mut steps: Vec<_> = statuses.chain(eta_moves).collect();
+    steps.sort_by_key(|(at, _)| *at);
     html! {
         <section class="card" aria-labelledby="tl-title">
             <h2 id="tl-title">{ "Timeline" }</h2>
             <ol class="timeline" id="timeline" aria-live="polite">
-                { for p.order.timeline.iter().map(|e| html! {
-                    <li data-status={e.status.as_str()}>
-                        <span class="what">{ e.status.display() }</span>
-                        <time datetime={e.at.to_rfc3339()}>{ format::time(e.at) }</time>
+                { for steps.into_iter().map(|(at, step)| html! {
+                    <li data-status={step.status} class={step.class}>
+                        <span class="what">{ step.what }</span>
+                        <time datetime={at.to_rfc3339()}>{ format::time(at) }</time>
                     </li>
                 }) }
             </ol>
@@ -88,6 +108,7 @@ fn delivery_card(p: &Props) -> Html {
         DeliveryStatus::Cancelled => "Cancelled",
         DeliveryStatus::Unknown => "Unknown",
     };
+    let done = matches!(d.delivery_status, DeliveryStatus::Delivered | DeliveryStatus::Cancelled);
     html! {
         <section class="card" id="delivery" aria-labelledby="dl-title" aria-live="polite">
             <h2 id="dl-title">{ "Delivery" }</h2>
@@ -97,17 +118,71 @@ fn delivery_card(p: &Props) -> Html {
                     if !driver.phone.is_empty() { { " · " }<a href={format!("tel:{}", driver.phone)}>{ driver.phone.clone() }</a> }
                 </p>
             }
-            if let Some(eta) = d.estimated_delivery {
-                if d.delivery_status != DeliveryStatus::Delivered {
-                    <p id="eta">{ format!("Arriving around {} ", format::time(eta)) }
-                        <span class="countdown">{ format!("({})", format::countdown(eta, now)) }</span></p>
-                }
-            }
-            if let Some(loc) = d.location {
-                <p class="muted" id="location">{ format!("Last seen at {:.4}, {:.4}", loc.lat, loc.lng) }</p>
+            if let Some(eta) = d.estimated_delivery.filter(|_| !done) {
+                <p id="eta" data-eta={Eta::of(eta, now).kind()}>{ format!("Arriving around {} ", format::time(eta)) }
+                    <span class="countdown">{ format!("({})", Eta::of(eta, now).words()) }</span></p>
             }
         </section>
     }
+}
+
+/// While the order is out for delivery and the driver's position is known: the map, a legend, and the same
+/// facts as text (the distance left, the position's age, a warning when it is stale).
+#[function_component(WhereNow)]
+fn where_now(p: &Props) -> Html {
+    let now = use_now(1000);
+    let Some(d) = p.order.delivery.as_ref() else { return html! {} };
+    let done = matches!(d.delivery_status, DeliveryStatus::Delivered | DeliveryStatus::Cancelled);
+    let Some(driver) = d.location.filter(|_| p.order.status == Status::OutForDelivery && !done) else {
+        return html! {};
+    };
+    let home = p.order.delivery_address.as_ref().and_then(|a| Some(LatLng { lat: a.lat?, lng: a.lng? }));
+    let age = p.order.tracking.located_at.map(|at| delivery::position_age(at, now));
+    html! {
+        <section class="card where-now" id="where-now" aria-labelledby="where-title">
+            <h2 id="where-title">{ "On the way to you" }</h2>
+            <DeliveryMapCard driver={driver} home={home} />
+            <p class="map-legend" aria-hidden="true">
+                <span class="swatch marker-driver"></span>{ "Driver" }
+                if home.is_some() { <span class="swatch marker-home"></span>{ "Your address" } }
+            </p>
+            if let Some(distance) = delivery::distance_left(Some(driver), home) {
+                <p id="distance-left">{ distance }</p>
+            }
+            if let Some(age) = age {
+                <p id="last-seen" class={classes!((age.freshness == Freshness::Stale).then_some("warning"))}
+                   data-freshness={if age.freshness == Freshness::Stale { "stale" } else { "fresh" }}>{ age.text }</p>
+            }
+        </section>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct MapCardProps {
+    driver: LatLng,
+    home: Option<LatLng>,
+}
+
+/// The map, once the tile source in Settings is known.
+#[function_component(DeliveryMapCard)]
+fn delivery_map_card(p: &MapCardProps) -> Html {
+    let source = use_state(|| None::<TileSource>);
+    {
+        let source = source.clone();
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Ok(s) = api::call::<shell::GetSettings>(&()).await {
+                    source.set(Some(s.tile_source()));
+                }
+            });
+        });
+    }
+    let Some(source) = (*source).clone() else { return html! {} };
+    let label = match delivery::distance_left(Some(p.driver), p.home) {
+        Some(d) => format!("Map of the delivery: the driver is {d}."),
+        None => "Map of the delivery: where the driver is.".to_owned(),
+    };
+    html! { <DeliveryMap driver={p.driver} home={p.home} source={source} label={label} /> }
 }
 
 #[function_component(Items)]

@@ -1,5 +1,5 @@
 //! Settings: the server (switching to another signs out of this one), when native notifications show and for
-//! what, closing to the tray, opening at login, updates of the app, and signing out.
+//! what, closing to the tray, opening at login, updates of the app, the map's tiles, and signing out.
 
 use order_protocol::shell::{
     self, CommandError, NotificationPermission, NotifyPolicy, ServerArgs, Settings, UpdateState, UpdateStatus,
@@ -166,6 +166,10 @@ pub(crate) fn settings_page() -> Html {
                 </fieldset>
             }
             <Updates settings={current.clone()} save={Callback::from(save.clone())} />
+            <MapTiles settings={current.clone()} saved={Callback::from({
+                let settings = settings.clone();
+                move |next: Settings| settings.set(Some(next))
+            })} />
             <fieldset class="card">
                 <legend>{ "Security" }</legend>
                 { toggle("Allow unencrypted (http://) servers on other machines", current.allow_insecure_http, |s, v| s.allow_insecure_http = v) }
@@ -273,5 +277,65 @@ fn words(state: &UpdateState) -> String {
             format!("Version {version} is installed. It runs from the next start of Live Orders.")
         }
         UpdateStatus::Failed { message } => message.clone(),
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct MapTilesProps {
+    settings: Settings,
+    saved: Callback<Settings>,
+}
+
+/// Where the map's tiles come from. The shell refuses a source that cannot be used, in words shown here; a
+/// saved source with a new server reloads the page, whose policy then lets images come from that server only.
+#[function_component(MapTiles)]
+fn map_tiles(p: &MapTilesProps) -> Html {
+    let (template, attribution) = (use_node_ref(), use_node_ref());
+    let problem = use_state(|| None::<CommandError>);
+    let onsubmit = {
+        let (template, attribution, problem) = (template.clone(), attribution.clone(), problem.clone());
+        let (settings, saved) = (p.settings.clone(), p.saved.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let value = |r: &NodeRef| {
+                let v = r.cast::<HtmlInputElement>().map(|i| i.value()).unwrap_or_default();
+                Some(v.trim().to_owned()).filter(|v| !v.is_empty())
+            };
+            let next = Settings { map_tiles: value(&template), map_attribution: value(&attribution), ..settings.clone() };
+            let (problem, saved) = (problem.clone(), saved.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match api::call::<shell::SaveSettings>(&next).await {
+                    Ok(()) => {
+                        problem.set(None);
+                        saved.emit(next);
+                    }
+                    Err(e) => problem.set(Some(e)),
+                }
+            });
+        })
+    };
+    let source = p.settings.tile_source();
+    html! {
+        <form class="card" id="map-tiles" {onsubmit}>
+            <fieldset>
+                <legend>{ "Map" }</legend>
+                <p class="muted" id="map-source">{ format!("Map tiles come from {} ({}).", source.origin, source.attribution) }</p>
+                <label>{ "Map tiles address" }
+                    <input ref={template} name="map-tiles" type="text" inputmode="url" spellcheck="false"
+                           placeholder={order_protocol::tiles::DEFAULT_TEMPLATE}
+                           value={p.settings.map_tiles.clone().unwrap_or_default()} />
+                </label>
+                <label>{ "Attribution the tile provider requires" }
+                    <input ref={attribution} name="map-attribution" type="text"
+                           placeholder={order_protocol::tiles::DEFAULT_ATTRIBUTION}
+                           value={p.settings.map_attribution.clone().unwrap_or_default()} />
+                </label>
+                <p class="muted">{ "Leave both empty for the built-in map. The tile server learns which map tiles are shown, never your address or the driver's position." }</p>
+                if let Some(e) = (*problem).clone() {
+                    <p class="error" id="map-problem" role="alert">{ e.explain() }</p>
+                }
+                <div class="actions"><button type="submit" id="save-map">{ "Save" }</button></div>
+            </fieldset>
+        </form>
     }
 }

@@ -168,7 +168,7 @@ pub fn line_json(ev: &ClientEvent) -> Option<Value> {
                 }
                 v
             }
-            Patch::Delivery { order_id, delivery, source } => json!({"type": "delivery", "orderId": order_id,
+            Patch::Delivery { order_id, delivery, source, .. } => json!({"type": "delivery", "orderId": order_id,
                 "deliveryStatus": delivery.delivery_status, "estimatedDelivery": delivery.estimated_delivery,
                 "driver": delivery.driver, "location": delivery.location, "source": source.as_str(), "at": at}),
             Patch::Notification { item, unread } => json!({"type": "notification", "id": item.id,
