@@ -59,8 +59,19 @@ fn near(a: [f64; 2], b: LatLng) -> bool {
     (a[0] - b.lat).abs() < 1e-7 && (a[1] - b.lng).abs() < 1e-7
 }
 
-async fn patch_delivery(http: &reqwest::Client, api: &str, owner: &str, id: &str, body: serde_json::Value) -> anyhow::Result<()> {
-    http.patch(format!("{api}/orders/{id}/delivery")).bearer_auth(owner).json(&body).send().await?.error_for_status()?;
+async fn patch_delivery(
+    http: &reqwest::Client,
+    api: &str,
+    owner: &str,
+    id: &str,
+    body: serde_json::Value,
+) -> anyhow::Result<()> {
+    http.patch(format!("{api}/orders/{id}/delivery"))
+        .bearer_auth(owner)
+        .json(&body)
+        .send()
+        .await?
+        .error_for_status()?;
     Ok(())
 }
 
@@ -76,7 +87,8 @@ const LOAD_IMAGE: &str = r#"
 "#;
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_driver_shows_on_a_map_from_the_tile_server_in_settings_and_the_map_degrades_in_words() -> anyhow::Result<()> {
+async fn the_driver_shows_on_a_map_from_the_tile_server_in_settings_and_the_map_degrades_in_words() -> anyhow::Result<()>
+{
     let data = TempDir::new("e2e-map");
     let server = OrderServer::start(data.path(), &[])?;
     let api = server.api_url();
@@ -117,7 +129,12 @@ async fn the_driver_shows_on_a_map_from_the_tile_server_in_settings_and_the_map_
     app.fill("input[name='map-attribution']", "Test tiles, Live Orders").await?;
     app.click("#save-map").await?;
     // The page reloads with the new policy; Settings then names the new source.
-    let named = eventually("Settings names the new tile server", || app.text_of("#map-source"), |t| t.contains(&tiles.origin())).await?;
+    let named = eventually(
+        "Settings names the new tile server",
+        || app.text_of("#map-source"),
+        |t| t.contains(&tiles.origin()),
+    )
+    .await?;
     assert!(named.contains("Test tiles, Live Orders"), "{named}");
 
     // The order page: both markers where the order-server says, in view, over tiles from the loopback server.
@@ -171,7 +188,9 @@ async fn the_driver_shows_on_a_map_from_the_tile_server_in_settings_and_the_map_
     let phone = eventually("the page laid out at 360 px", || app.layout(), |l| l.inner_width <= 360).await?;
     assert!(phone.scroll_width <= phone.inner_width, "no sideways scrolling at 360 px: {phone:?}");
     assert!(phone.small_targets.is_empty(), "controls smaller than 44 px: {:?}", phone.small_targets);
-    let state = eventually("the narrower map still shows both", || map_state(&app), |s| s.driver_in_view && s.home_in_view).await?;
+    let state =
+        eventually("the narrower map still shows both", || map_state(&app), |s| s.driver_in_view && s.home_in_view)
+            .await?;
     assert!(near(state.driver, second), "{state:?}");
     app.client.execute("document.getElementById('delivery-map').scrollIntoView({block: 'center'});", vec![]).await?;
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -181,9 +200,18 @@ async fn the_driver_shows_on_a_map_from_the_tile_server_in_settings_and_the_map_
     // The ETA moves by 15 min: the timeline says so. Then it passes: "running late", never a negative count.
     let later = eta + chrono::Duration::minutes(15);
     patch_delivery(&http, &api, &owner, &id, json!({ "estimatedDelivery": later })).await?;
-    let moved = eventually("the timeline tells the ETA moved", || app.text_of("#timeline li.eta-move"), |t| !t.is_empty()).await?;
+    let moved =
+        eventually("the timeline tells the ETA moved", || app.text_of("#timeline li.eta-move"), |t| !t.is_empty())
+            .await?;
     assert!(moved.starts_with("ETA moved to "), "{moved}");
-    patch_delivery(&http, &api, &owner, &id, json!({ "estimatedDelivery": chrono::Utc::now() - chrono::Duration::minutes(5) })).await?;
+    patch_delivery(
+        &http,
+        &api,
+        &owner,
+        &id,
+        json!({ "estimatedDelivery": chrono::Utc::now() - chrono::Duration::minutes(5) }),
+    )
+    .await?;
     app.wait_for("#eta[data-eta='late']").await?;
     let late = app.text_of("#eta").await?;
     assert!(late.contains("running late") && !late.contains('-'), "{late}");

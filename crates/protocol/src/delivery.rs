@@ -101,7 +101,8 @@ impl Eta {
         let left = eta - now;
         if left > DUE_GRACE {
             let mins = (left.num_seconds() + 59) / 60;
-            let text = if mins >= 60 { format!("in {} h {:02} min", mins / 60, mins % 60) } else { format!("in {mins} min") };
+            let text =
+                if mins >= 60 { format!("in {} h {:02} min", mins / 60, mins % 60) } else { format!("in {mins} min") };
             Eta::Ahead(text)
         } else if left >= -DUE_GRACE {
             Eta::Due

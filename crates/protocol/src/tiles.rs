@@ -107,14 +107,17 @@ fn origin_of(template: &str) -> Result<String, TileProblem> {
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let (host, port) = split_port(authority).ok_or(TileProblem::BadHost)?;
     let plain_host = !host.is_empty()
-        && host.split('.').all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+        && host
+            .split('.')
+            .all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
     if !(plain_host || host == "[::1]") {
         return Err(TileProblem::BadHost);
     }
     if scheme == "http" && !(host == "localhost" || host == "[::1]" || host.starts_with("127.")) {
         return Err(TileProblem::PlainHttpElsewhere);
     }
-    let placeholders: Vec<&str> = template.split('{').skip(1).map(|p| p.split('}').next().unwrap_or_default()).collect();
+    let placeholders: Vec<&str> =
+        template.split('{').skip(1).map(|p| p.split('}').next().unwrap_or_default()).collect();
     let known = placeholders.iter().all(|p| ["z", "x", "y", "r"].contains(p));
     if !known || !["z", "x", "y"].iter().all(|p| placeholders.contains(p)) || authority.contains('{') {
         return Err(TileProblem::Placeholders);
@@ -202,7 +205,10 @@ mod tests {
         assert_eq!(refused("https://a.com/{z}/{x}/{y}.png'"), TileProblem::BadCharacter('\''));
         assert_eq!(refused("https://bücher.de/{z}/{x}/{y}"), TileProblem::BadCharacter('ü'));
         assert_eq!(refused(&format!("https://a.com/{}/{{z}}/{{x}}/{{y}}", "p".repeat(600))), TileProblem::TooLong);
-        assert_eq!(tile_source(Some("https://a.com/{z}/{x}/{y}"), Some(&"a".repeat(201))), Err(TileProblem::NoAttribution));
+        assert_eq!(
+            tile_source(Some("https://a.com/{z}/{x}/{y}"), Some(&"a".repeat(201))),
+            Err(TileProblem::NoAttribution)
+        );
         for p in [
             TileProblem::NotWeb,
             TileProblem::PlainHttpElsewhere,

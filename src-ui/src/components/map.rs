@@ -31,6 +31,9 @@ pub(crate) struct MapProps {
     pub(crate) label: String,
 }
 
+/// A handler Leaflet calls with its event.
+type Handler = Closure<dyn FnMut(JsValue)>;
+
 /// A live map and what keeps it working; dropped with the map.
 struct Live {
     map: Map,
@@ -41,8 +44,8 @@ struct Live {
     glide: Option<Interval>,
     glide_end: Option<Timeout>,
     _tiles: TileLayer,
-    _tile_events: (Closure<dyn FnMut(JsValue)>, Closure<dyn FnMut(JsValue)>),
-    _resized: Closure<dyn FnMut(JsValue)>,
+    _tile_events: (Handler, Handler),
+    _resized: Handler,
 }
 
 #[function_component(DeliveryMap)]
@@ -90,15 +93,21 @@ pub(crate) fn delivery_map(p: &MapProps) -> Html {
 }
 
 /// Builds the map in `el`: tiles, both markers, the view fitted to them.
-fn start(el: &HtmlElement, driver: LatLng, home: Option<LatLng>, source: &TileSource, offline: UseStateHandle<bool>) -> Live {
+fn start(
+    el: &HtmlElement,
+    driver: LatLng,
+    home: Option<LatLng>,
+    source: &TileSource,
+    offline: UseStateHandle<bool>,
+) -> Live {
     let touch = js_sys::Reflect::has(&js_sys::global(), &"ontouchstart".into()).unwrap_or(false);
     let map = Map::create(el, touch);
     let tiles = TileLayer::create(&source.template, &source.attribution, &map);
     let loaded = {
         let offline = offline.clone();
-        Closure::<dyn FnMut(JsValue)>::new(move |_| offline.set(false))
+        Handler::new(move |_| offline.set(false))
     };
-    let failed = Closure::<dyn FnMut(JsValue)>::new(move |_| offline.set(true));
+    let failed = Handler::new(move |_| offline.set(true));
     tiles.on_tiles(&loaded, &failed);
     let home_marker = home.map(|h| Marker::create(h, "marker-home", "Your address", &map));
     let driver_marker = Marker::create(driver, "marker-driver", "Driver", &map);
@@ -108,7 +117,7 @@ fn start(el: &HtmlElement, driver: LatLng, home: Option<LatLng>, source: &TileSo
     // view: fit both again.
     let resized = {
         let (map, shown) = (map.clone(), shown.clone());
-        Closure::<dyn FnMut(JsValue)>::new(move |_| {
+        Handler::new(move |_| {
             let driver = *shown.borrow();
             if !(map.shows(driver) && home.is_none_or(|h| map.shows(h))) {
                 map.fit(&[Some(driver), home].into_iter().flatten().collect::<Vec<_>>());

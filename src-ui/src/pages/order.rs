@@ -72,9 +72,10 @@ struct Step {
 
 #[function_component(Timeline)]
 fn timeline(p: &Props) -> Html {
-    let statuses = p.order.timeline.iter().map(|e| {
-        (e.at, Step { status: Some(e.status.as_str()), class: None, what: e.status.display().to_owned() })
-    });
+    let statuses =
+        p.order.timeline.iter().map(|e| {
+            (e.at, Step { status: Some(e.status.as_str()), class: None, what: e.status.display().to_owned() })
+        });
     let eta_moves = p.order.tracking.eta_moves.iter().map(|m| {
         (m.at, Step { status: None, class: Some("eta-move"), what: delivery::eta_moved_text(&format::time(m.to)) })
     });

@@ -301,7 +301,8 @@ fn map_tiles(p: &MapTilesProps) -> Html {
                 let v = r.cast::<HtmlInputElement>().map(|i| i.value()).unwrap_or_default();
                 Some(v.trim().to_owned()).filter(|v| !v.is_empty())
             };
-            let next = Settings { map_tiles: value(&template), map_attribution: value(&attribution), ..settings.clone() };
+            let next =
+                Settings { map_tiles: value(&template), map_attribution: value(&attribution), ..settings.clone() };
             let (problem, saved) = (problem.clone(), saved.clone());
             wasm_bindgen_futures::spawn_local(async move {
                 match api::call::<shell::SaveSettings>(&next).await {

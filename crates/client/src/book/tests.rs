@@ -451,6 +451,49 @@ fn delivery_updates_apply_once_and_only_to_known_orders() {
 }
 
 #[test]
+fn a_drivers_position_is_dated_by_its_arrival_and_big_eta_moves_are_kept_through_patches_and_reloads() {
+    let mut b = OrderBook::new();
+    let mut view = ViewState::default();
+    let mut apply = |b: &mut OrderBook, input: Input| {
+        for e in b.apply(input) {
+            if let Effect::Ui { patch, .. } = e {
+                view.patch(&patch);
+            }
+        }
+        view.orders.iter().find(|o| o.id == "o1").map(|o| o.tracking.clone())
+    };
+    let moved = |lat: f64, eta: i64, at: i64| Input::Wire {
+        event: "delivery_update".into(),
+        payload: json!({"orderId": "o1", "deliveryStatus": "in_transit", "location": {"lat": lat, "lng": -74.0},
+                        "estimatedDelivery": t(eta)}),
+        source: Source::Live,
+        at: t(at),
+    };
+    apply(&mut b, upd("o1", Status::OutForDelivery, 10, None));
+    let seen = apply(&mut b, moved(40.0, 2000, 100)).expect("held");
+    assert_eq!((seen.located_at, seen.eta_moves.len()), (Some(t(100)), 0), "a first ETA is no move");
+    // The ETA shifts by a minute (jitter, not news) and the driver has not moved: the position keeps its time.
+    let seen = apply(&mut b, moved(40.0, 2060, 200)).expect("held");
+    assert_eq!((seen.located_at, seen.eta_moves.len()), (Some(t(100)), 0));
+    // Moved, and 10 minutes later: both recorded, in the engine and in the view the UI builds from patches.
+    let seen = apply(&mut b, moved(40.01, 2660, 300)).expect("held");
+    assert_eq!(seen.located_at, Some(t(300)));
+    assert_eq!(seen.eta_moves, vec![delivery::EtaMove { from: t(2060), to: t(2660), at: t(300) }]);
+    assert_eq!(b.order("o1").map(|o| &o.tracking), Some(&seen));
+    // A reload bringing a newer position dates it by the order's last change, and keeps the ETA's history.
+    let mut o = order("o1", Status::OutForDelivery, 400);
+    o.delivery = Some(Delivery {
+        delivery_status: DeliveryStatus::InTransit,
+        estimated_delivery: Some(t(2660)),
+        driver: None,
+        location: Some(LatLng { lat: 40.02, lng: -74.0 }),
+    });
+    let seen = apply(&mut b, load(vec![o], Source::CatchUp)).expect("held");
+    assert_eq!(seen.located_at, Some(t(400)));
+    assert_eq!(seen.eta_moves.len(), 1);
+}
+
+#[test]
 fn the_order_update_keeps_delivery_it_does_not_carry() {
     let mut b = OrderBook::new();
     b.apply(upd("o1", Status::OutForDelivery, 10, None));
