@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use fantoccini::Locator;
 use live_orders_tests::e2e::{app_env, AppSession};
-use live_orders_tests::procs::{rest_login, target_dir, workspace_binary, OrderServer, Proc, TempDir};
+use live_orders_tests::procs::{patch_delivery, rest_login, target_dir, workspace_binary, OrderServer, Proc, TempDir};
 
 const ALICE: (&str, &str) = ("alice@example.com", "alice-pass");
 const OWNER: (&str, &str) = ("owner@example.com", "owner-pass");
@@ -414,22 +414,6 @@ fn percentile(values: &[f64], p: f64) -> f64 {
         return f64::NAN;
     }
     v[((v.len() - 1) as f64 * p).round() as usize]
-}
-
-async fn patch_delivery(
-    http: &reqwest::Client,
-    api: &str,
-    owner: &str,
-    order_id: &str,
-    body: serde_json::Value,
-) -> Result<()> {
-    http.patch(format!("{api}/orders/{order_id}/delivery"))
-        .bearer_auth(owner)
-        .json(&body)
-        .send()
-        .await?
-        .error_for_status()?;
-    Ok(())
 }
 
 /// What one idle window measured.

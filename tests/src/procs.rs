@@ -228,6 +228,23 @@ pub async fn rest_login(http: &reqwest::Client, api: &str, (email, password): (&
     Ok(reply["token"].as_str().context("a token in the login reply")?.to_owned())
 }
 
+/// Changes an order's delivery as its store owner does (`PATCH {api}/orders/{id}/delivery`, token `owner`).
+pub async fn patch_delivery(
+    http: &reqwest::Client,
+    api: &str,
+    owner: &str,
+    order_id: &str,
+    body: serde_json::Value,
+) -> Result<()> {
+    http.patch(format!("{api}/orders/{order_id}/delivery"))
+        .bearer_auth(owner)
+        .json(&body)
+        .send()
+        .await?
+        .error_for_status()?;
+    Ok(())
+}
+
 /// A fresh temporary directory named after what it is for (`live-orders-<label>-…`), removed on drop: the
 /// tests' one kind of temporary directory, made by `tempfile`.
 pub struct TempDir(tempfile::TempDir);

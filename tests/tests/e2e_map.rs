@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 use live_orders_tests::e2e::{docs_dir, AppSession};
 use live_orders_tests::eventually;
-use live_orders_tests::procs::{rest_login, OrderServer, TempDir};
+use live_orders_tests::procs::{patch_delivery, rest_login, OrderServer, TempDir};
 use live_orders_tests::tiles::TileServer;
 use order_protocol::delivery;
 use order_protocol::LatLng;
@@ -57,22 +57,6 @@ async fn map_state(app: &AppSession) -> anyhow::Result<MapState> {
 
 fn near(a: [f64; 2], b: LatLng) -> bool {
     (a[0] - b.lat).abs() < 1e-7 && (a[1] - b.lng).abs() < 1e-7
-}
-
-async fn patch_delivery(
-    http: &reqwest::Client,
-    api: &str,
-    owner: &str,
-    id: &str,
-    body: serde_json::Value,
-) -> anyhow::Result<()> {
-    http.patch(format!("{api}/orders/{id}/delivery"))
-        .bearer_auth(owner)
-        .json(&body)
-        .send()
-        .await?
-        .error_for_status()?;
-    Ok(())
 }
 
 /// Loads `url` as an image in the page: whether it loaded, and the origin the policy blocked, if any.
