@@ -1,5 +1,6 @@
-//! The few parts of Leaflet (bundled from npm as `vendor/leaflet/leaflet.js`, the global `L`) the delivery map
-//! uses, typed. Positions cross as `[lat, lng]` arrays and options as plain objects, as Leaflet takes them.
+//! The few parts of Leaflet (bundled from npm as `vendor/leaflet/leaflet.js`, the global `L`, loaded by `load`
+//! when a map is first shown) the delivery map uses, typed. Positions cross as `[lat, lng]` arrays and options
+//! as plain objects, as Leaflet takes them.
 
 use js_sys::Array;
 use order_protocol::LatLng;
@@ -63,9 +64,63 @@ fn options(o: &impl Serialize) -> JsValue {
     o.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// Whether Leaflet's script loaded (it is part of the app; a failure here is a packaging fault).
-pub(crate) fn available() -> bool {
+/// Whether Leaflet's script has run.
+fn available() -> bool {
     js_sys::Reflect::get(&js_sys::global(), &"L".into()).is_ok_and(|l| l.is_object())
+}
+
+/// Loads Leaflet's stylesheet and script (both served by the app) the first time a map is shown, and says
+/// whether it is ready. Pages without a map, such as the dashboard a cold start opens, never load or parse it.
+/// A failure (a packaging fault) leaves nothing behind, so a later map tries again.
+pub(crate) async fn load() -> bool {
+    if available() {
+        return true;
+    }
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else { return false };
+    let Some(head) = doc.head() else { return false };
+    let mut waits = Vec::new();
+    for (id, tag, attr, url) in [
+        ("leaflet-css", "link", "href", "vendor/leaflet/leaflet.css"),
+        ("leaflet-js", "script", "src", "vendor/leaflet/leaflet.js"),
+    ] {
+        let el = match doc.get_element_by_id(id) {
+            Some(el) => el,
+            None => {
+                let Ok(el) = doc.create_element(tag) else { return false };
+                el.set_id(id);
+                if tag == "link" {
+                    let _ = el.set_attribute("rel", "stylesheet");
+                }
+                let _ = el.set_attribute(attr, url);
+                if head.append_child(&el).is_err() {
+                    return false;
+                }
+                el
+            }
+        };
+        // A stylesheet already applied fires no `load` again: only wait for one still coming.
+        if tag == "link" && js_sys::Reflect::get(&el, &"sheet".into()).is_ok_and(|s| s.is_object()) {
+            continue;
+        }
+        let target = el.clone();
+        waits.push(wasm_bindgen_futures::JsFuture::from(js_sys::Promise::new(&mut |resolve, reject| {
+            let _ = target.add_event_listener_with_callback("load", &resolve);
+            let _ = target.add_event_listener_with_callback("error", &reject);
+        })));
+    }
+    let mut ok = true;
+    for wait in waits {
+        ok &= wait.await.is_ok();
+    }
+    if !(ok && available()) {
+        for id in ["leaflet-css", "leaflet-js"] {
+            if let Some(el) = doc.get_element_by_id(id) {
+                el.remove();
+            }
+        }
+        return false;
+    }
+    true
 }
 
 impl Map {

@@ -34,7 +34,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use fantoccini::Locator;
 use live_orders_tests::e2e::{app_env, AppSession};
+use live_orders_tests::eventually;
 use live_orders_tests::procs::{patch_delivery, rest_login, target_dir, workspace_binary, OrderServer, Proc, TempDir};
+use live_orders_tests::tiles::TileServer;
 
 const ALICE: (&str, &str) = ("alice@example.com", "alice-pass");
 const OWNER: (&str, &str) = ("owner@example.com", "owner-pass");
@@ -65,6 +67,7 @@ async fn main() -> Result<()> {
         bail!("{} is not built: run `cargo xtask bench app`", blank_bin.display());
     }
 
+    let tiles = TileServer::start().await?;
     let data = TempDir::new("bench-app-server");
     let server = OrderServer::start(data.path(), &[])?;
     let url = server.api_url();
@@ -96,6 +99,13 @@ async fn main() -> Result<()> {
     let first = AppSession::launch(&[]).await?;
     first.log_in(&url, ALICE.0, ALICE.1).await?;
     first.wait_for("#link-indicator[data-state='live']").await?;
+    // The order page's map draws from a loopback tile server, set in Settings as a customer would.
+    first.click("header nav a[href='#/settings']").await?;
+    first.fill("input[name='map-tiles']", &tiles.template()).await?;
+    first.fill("input[name='map-attribution']", "bench tiles").await?;
+    first.click("#save-map").await?;
+    eventually("the map's tile server is set", || first.text_of("#map-source"), |t| t.contains(&tiles.origin()))
+        .await?;
     let mut notifications = 0;
     for status in STATUSES {
         for id in &ids {

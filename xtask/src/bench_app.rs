@@ -51,5 +51,21 @@ export GNOME_KEYRING_CONTROL
     if let Some(x) = &_xvfb {
         cmd.env("DISPLAY", &x.display);
     }
-    util::run(&mut cmd)
+    util::run(&mut cmd)?;
+    print_ui_sizes()
+}
+
+/// What the UI weighs in the app, file by file (`src-ui/dist`, embedded in the binary): the wasm, its glue,
+/// and the map library, which loads only with the first map.
+fn print_ui_sizes() -> Result<()> {
+    let dist = build::dist_dir();
+    println!("UI in the app (release build)");
+    let mut total = 0;
+    for file in ["app_bg.wasm", "app.js", "vendor/leaflet/leaflet.js", "vendor/leaflet/leaflet.css"] {
+        let bytes = std::fs::metadata(dist.join(file)).map(|m| m.len()).unwrap_or(0);
+        total += bytes;
+        println!("  {file:<56} {:>8.1} KiB", bytes as f64 / 1024.0);
+    }
+    println!("  {:<56} {:>8.1} KiB", "total", total as f64 / 1024.0);
+    Ok(())
 }

@@ -53,17 +53,32 @@ pub(crate) fn delivery_map(p: &MapProps) -> Html {
     let node = use_node_ref();
     let live = use_mut_ref(|| None::<Live>);
     let offline = use_state_eq(|| false);
+    // The driver's latest position, for a map that finishes loading after updates came.
+    let latest = use_mut_ref(|| p.driver);
+    *latest.borrow_mut() = p.driver;
+    // Which map is wanted: a load that finishes after its map was replaced or removed builds nothing.
+    let generation = use_mut_ref(|| 0u32);
     {
-        let (node, live, offline) = (node.clone(), live.clone(), offline.clone());
-        let (driver, home, source) = (p.driver, p.home, p.source.clone());
+        let (node, live, offline, generation) = (node.clone(), live.clone(), offline.clone(), generation.clone());
+        let (home, source) = (p.home, p.source.clone());
         use_effect_with(p.source.clone(), move |_| {
-            if let Some(el) = node.cast::<HtmlElement>().filter(|_| leaflet::available()) {
-                *live.borrow_mut() = Some(start(&el, driver, home, &source, offline));
-            } else {
-                offline.set(true);
-            }
-            let live = live.clone();
+            let mine = *generation.borrow();
+            let (cell, wanted) = (live.clone(), generation.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                let ready = leaflet::load().await;
+                if *wanted.borrow() != mine {
+                    return;
+                }
+                match node.cast::<HtmlElement>() {
+                    Some(el) if ready => {
+                        let driver = *latest.borrow();
+                        *cell.borrow_mut() = Some(start(&el, driver, home, &source, offline));
+                    }
+                    _ => offline.set(true),
+                }
+            });
             move || {
+                *generation.borrow_mut() += 1;
                 if let Some(l) = live.borrow_mut().take() {
                     l.map.discard();
                 }
