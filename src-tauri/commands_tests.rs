@@ -234,6 +234,36 @@ fn settings_are_saved_but_never_change_the_server() {
 }
 
 #[test]
+fn a_map_tile_source_that_cannot_be_used_is_refused_in_words_and_nothing_is_saved() {
+    let shell = Shell::start();
+    let settings = shell.call::<shell::GetSettings>(&()).expect("settings");
+    for (template, attribution, words) in [
+        ("http://tiles.example.com/{z}/{x}/{y}.png", "Example", "only allowed from this machine"),
+        ("https://{s}.tile.example.com/{z}/{x}/{y}.png", "Example", "may not use {s}"),
+        ("https://tiles.example.com/{z}/{x}/{y}.png", "", "attribution"),
+        ("https://tiles.example.com/x.png; script-src *", "Example", "may not contain"),
+    ] {
+        let wanted = Settings {
+            map_tiles: Some(template.into()),
+            map_attribution: Some(attribution.into()),
+            ..settings.clone()
+        };
+        let e = shell.call::<shell::SaveSettings>(&wanted).expect_err(template);
+        assert_eq!(e.code, ErrorCode::Invalid, "{template}");
+        assert!(e.explain().contains(words), "{template}: {}", e.explain());
+        assert_eq!(shell.call::<shell::GetSettings>(&()).expect("settings"), settings, "nothing saved");
+    }
+    let good = Settings {
+        map_tiles: Some("https://tiles.example.com/{z}/{x}/{y}.png?key=k1".into()),
+        map_attribution: Some("© Example".into()),
+        ..settings
+    };
+    shell.call::<shell::SaveSettings>(&good).expect("saved");
+    let saved = shell.call::<shell::GetSettings>(&()).expect("settings");
+    assert_eq!(saved.tile_source().origin, "https://tiles.example.com");
+}
+
+#[test]
 fn a_switch_of_server_is_checked_first_and_then_moves_the_engine() {
     let shell = Shell::start();
     let server = order_server();
