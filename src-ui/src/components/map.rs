@@ -1,7 +1,7 @@
 //! The delivery on a map: the driver's marker and the delivery address's, the view fitted to both, the driver
 //! gliding to each new position. Tiles come from the source in Settings; when none load (offline, or a provider
 //! that refuses) the map says so and keeps both markers on a plain background. The facts it shows are also
-//! text beside it (the delivery card), for keyboards and screen readers.
+//! text beside it (the order page's "On the way to you" card), for keyboards and screen readers.
 //!
 //! The map and its markers hang on the container element (`liveOrdersMap`, `liveOrdersDriver`,
 //! `liveOrdersHome`): that is how the end-to-end test reads where Leaflet drew them.

@@ -1,6 +1,7 @@
-//! Tracking one order: progress, the status timeline with times and ETA moves, the delivery card (driver,
-//! phone, ETA as a time and a live countdown, and while out for delivery a map with the distance left and the
-//! age of the driver's position), items and total. It follows the order's room while open.
+//! Tracking one order: progress; while out for delivery, the driver on a map with the distance left and the
+//! age of their position; the status timeline with times and the ETA's moves; the delivery card (driver,
+//! phone, ETA as a time and a countdown that turns into "running late"); items and total. It follows the
+//! order's room while open.
 
 use std::sync::Arc;
 
