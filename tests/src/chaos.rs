@@ -244,13 +244,13 @@ impl Life {
         Ok(Life { rt: Some(rt), engine, log: EventLog::record(rx) })
     }
 
-    fn kill(mut self) {
+    fn kill(&mut self) {
         if let Some(rt) = self.rt.take() {
             rt.shutdown_background();
         }
     }
 
-    async fn stop(mut self) {
+    async fn stop(&mut self) {
         self.engine.shutdown().await;
         if let Some(rt) = self.rt.take() {
             rt.shutdown_background();
@@ -389,11 +389,6 @@ pub async fn soak(opts: &Opts) -> Result<Report> {
         let mut killed_server = false;
         let mut before_restart = None;
         let from = life.log.len();
-        if matches!(trouble, Trouble::ClientKilled | Trouble::ClientRestarted) {
-            if let Err(e) = oracle.end_life(&life) {
-                return fail(&report, &oracle, &trace, &life, &e.to_string());
-            }
-        }
         match trouble {
             Trouble::Calm => {}
             Trouble::Cut => proxy.cut(),
@@ -431,13 +426,22 @@ pub async fn soak(opts: &Opts) -> Result<Report> {
                     killed_server = true;
                 }
             }
+            // A life is folded into the oracle once it can show nothing more: read before its end, an update or
+            // a notification arriving between the reading and the end would be lost to the oracle (not to the
+            // app, whose cache has it), which a loaded machine made happen.
             Trouble::ClientKilled => {
                 life.kill();
+                if let Err(e) = oracle.end_life(&life) {
+                    return fail(&report, &oracle, &trace, &life, &e.to_string());
+                }
                 life = Life::start(&proxy.api_url(), data.path(), &customer)?;
             }
             Trouble::ClientRestarted => {
                 let before = life.engine.snapshot().await?;
                 life.stop().await;
+                if let Err(e) = oracle.end_life(&life) {
+                    return fail(&report, &oracle, &trace, &life, &e.to_string());
+                }
                 life = Life::start(&proxy.api_url(), data.path(), &customer)?;
                 before_restart = Some(before);
             }
@@ -622,9 +626,21 @@ pub async fn soak(opts: &Opts) -> Result<Report> {
         report.cycles = cycle;
     }
 
+    // A notification follows its update (on the base contract it is a separate event, or the reload's diff):
+    // give the last ones time to arrive before counting.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline
+        && oracle
+            .moves
+            .keys()
+            .any(|id| oracle.notes.get(id).copied().unwrap_or(0) + life.log.notifications_for(id) == 0)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     if let Err(e) = oracle.end_life(&life) {
         return fail(&report, &oracle, &trace, &life, &e.to_string());
     }
+    life.stop().await;
     // A notification for every order that moved (on the base contract they come from the reload's diff).
     for (id, moves) in &oracle.moves {
         if oracle.notes.get(id).copied().unwrap_or(0) == 0 {
@@ -633,7 +649,6 @@ pub async fn soak(opts: &Opts) -> Result<Report> {
             return fail(&report, &oracle, &trace, &life, &why);
         }
     }
-    life.stop().await;
     report.elapsed = started.elapsed();
     Ok(report)
 }
