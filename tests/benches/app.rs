@@ -106,6 +106,7 @@ async fn main() -> Result<()> {
     first.click("#save-map").await?;
     eventually("the map's tile server is set", || first.text_of("#map-source"), |t| t.contains(&tiles.origin()))
         .await?;
+    first.click("header nav a[href='#/']").await?;
     let mut notifications = 0;
     for status in STATUSES {
         for id in &ids {
